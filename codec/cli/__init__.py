@@ -1,0 +1,1 @@
+"""The ``codec`` command line: one module per subcommand, one frame in ``main``."""
