@@ -1,0 +1,90 @@
+"""``codec eval image``: rate-distortion curves and BD-rates of codecs over a dataset.
+
+Media are subcommands (``image`` now; ``video`` and ``audio`` later), all
+driving the same engine in ``codec.eval``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+from codec.cli import exitcodes
+from codec.errors import UsageError
+from codec.eval.codecs import all_codecs, select
+
+NAME = "eval"
+HELP = "measure rate-distortion curves and BD-rates of codecs over a dataset"
+
+
+def _codec_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("empty codec list")
+    return names
+
+
+def _add_image(sub) -> None:
+    p = sub.add_parser("image", help="still images: RGB PSNR and MS-SSIM against bits per pixel",
+                       description="Encode every image of a dataset with each codec at each of its rate "
+                                   "points, decode to 8-bit RGB and measure; write JSON, CSV, a "
+                                   "Markdown BD table and PNG plots into --out.")
+    p.add_argument("--dataset", required=True, metavar="DIR", help="folder of 8-bit RGB images (PNG, PPM, ...)")
+    p.add_argument("--codecs", type=_codec_list, metavar="A,B,...",
+                   help=f"codecs to run (default: all): {', '.join(all_codecs())}")
+    p.add_argument("--out", type=Path, metavar="DIR",
+                   help="results folder (default: evaluation/<dataset name>); results there are replaced, "
+                        "measurements cached in DIR/.cache are reused")
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="encode N tasks in parallel")
+    p.add_argument("--published", action="append", type=Path, default=[], metavar="FILE",
+                   help="a published curve (CompressAI JSON format) to draw and compare; repeatable")
+    p.add_argument("--anchor", action="append", default=[], metavar="NAME",
+                   help="BD anchor: a codec name or a published file's stem (e.g. vtm); repeatable "
+                        "(default: x265-444)")
+    p.add_argument("--vvc-encoder", metavar="PATH", help="vvencapp or VTM EncoderApp to use for 'vvc' "
+                                                          "(default: found on PATH)")
+    p.add_argument("--vtm-config", metavar="FILE", help="VTM configuration file (e.g. encoder_intra_vtm.cfg)")
+    p.add_argument("--no-cache", action="store_true", help="measure everything again")
+    p.set_defaults(medium="image")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from codec.cli.main import _add_global_options  # the frame's own options, for the nested parser too
+
+    sub = parser.add_subparsers(dest="medium", metavar="MEDIUM", parser_class=type(parser), required=True)
+    _add_image(sub)
+    for p in sub.choices.values():
+        _add_global_options(p, suppress=True)
+
+
+def _recorded_command(args: argparse.Namespace) -> str:
+    """The command line with local paths reduced to names, fit to be committed."""
+    words = ["codec", "eval", args.medium, "--dataset", f"<{Path(args.dataset).resolve().name}>"]
+    if args.codecs:
+        words += ["--codecs", ",".join(args.codecs)]
+    words += ["-j", str(args.jobs)]
+    for path in args.published:
+        words += ["--published", f"<anchors>/{path.name}"]
+    for anchor in args.anchor:
+        words += ["--anchor", anchor]
+    if args.vvc_encoder:
+        words += ["--vvc-encoder", Path(args.vvc_encoder).name]
+    return shlex.join(words)
+
+
+def run(args: argparse.Namespace) -> int:
+    from codec.eval.run import Request, run_evaluation  # numpy/scipy/Pillow only when evaluating
+
+    if args.jobs < 1:
+        raise UsageError("-j needs a positive number")
+    tools = {"vvc_encoder": args.vvc_encoder, "vtm_config": args.vtm_config}
+    codecs = select(args.codecs, **tools)
+    out = args.out or Path("evaluation") / Path(args.dataset).resolve().name
+    request = Request(medium=args.medium, dataset=Path(args.dataset), codecs=codecs, out=out, jobs=args.jobs,
+                      published=tuple(args.published), anchors=tuple(args.anchor),
+                      use_cache=not args.no_cache, progress=not args.quiet, command=_recorded_command(args))
+    results, _ = run_evaluation(request)
+    if not args.quiet:
+        print((out / "bd.md").read_text() if results["bd"] else f"results in {out}")
+    return exitcodes.OK

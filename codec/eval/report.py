@@ -1,0 +1,81 @@
+"""Writing an evaluation: JSON (everything), CSV (points), Markdown (BD tables), PNG (plots).
+
+Each file carries the conditions it was made under: in full in
+``results.json``, as a header in the CSV and Markdown files, as text chunks
+and a caption in the PNGs. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from codec.eval.bdtable import markdown
+from codec.eval.curves import Curve
+from codec.eval.plots import plot
+from codec.io.atomic import write_bytes_atomic
+
+PER_ITEM_FIELDS = ("codec", "item", "rate_point", "bytes", "bits", "bpp", "psnr_rgb", "ms_ssim_rgb",
+                   "width", "height", "encode_seconds", "decode_seconds")
+AVERAGE_FIELDS = ("codec", "rate_point", "items", "bpp", "psnr_rgb", "ms_ssim_rgb")
+
+
+def conditions_digest(conditions: dict) -> dict[str, str]:
+    """The few conditions that identify a result at a glance (the rest is in results.json)."""
+    dataset = conditions["dataset"]
+    package = conditions["software"]["package"]
+    commit = (package.get("commit") or "unknown")[:12]
+    if package.get("local_changes"):
+        commit += " (with local changes)"
+    return {
+        "dataset": f"{dataset['name']} ({dataset['files']} files, sha256 {dataset['sha256'][:16]}...)",
+        "bits": conditions["medium"]["bits_counted"],
+        "output": conditions["medium"]["decoded_output"],
+        "package": f"{package['name']} {package['version']}, commit {commit}",
+        "date": conditions["software"]["date"],
+        "full conditions": "results.json (codec versions, settings, colour conversion, machine)",
+    }
+
+
+def _csv(rows: list[dict], fields: tuple[str, ...], digest: dict[str, str]) -> bytes:
+    text = io.StringIO()
+    for key, value in digest.items():
+        text.write(f"# {key}: {value}\n")
+    writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode()
+
+
+def write_report(out: Path, results: dict, curves: list[Curve], anchors: list[str]) -> list[Path]:
+    """Write every result file into ``out``; return their paths."""
+    digest = conditions_digest(results["conditions"])
+    files = {
+        "results.json": json.dumps(results, indent=1, sort_keys=False, allow_nan=True).encode(),
+        "per_image.csv": _csv([p for items in results["per_item"].values() for points in items.values()
+                               for p in points], PER_ITEM_FIELDS, digest),
+        "average.csv": _csv([{"codec": name, **p} for name, points in results["average"].items()
+                             for p in points], AVERAGE_FIELDS, digest),
+    }
+    by_name = {c.name: c for c in curves}
+    md = ["# BD-rate and BD-PSNR", ""] + [f"- {k}: {v}" for k, v in digest.items()] + [""]
+    for anchor in anchors:
+        md += [markdown(by_name[anchor], results["bd"][anchor], curves)]
+    md += ["BD-rate: Bjøntegaard, piecewise-cubic (PCHIP) interpolation of log-rate over the PSNR range "
+           "both curves cover (recorded in results.json with each delta); BD-PSNR likewise over the "
+           "common rate range; MS-SSIM deltas on -10 log10(1 - MS-SSIM).", ""]
+    files["bd.md"] = "\n".join(md).encode()
+    for name, data in files.items():
+        write_bytes_atomic(out / name, data, overwrite=True)
+    written = [out / name for name in files]
+    caption = f"{digest['dataset']}; {digest['package']}"
+    for key, stem in (("psnr_rgb", "rd_psnr"), ("ms_ssim_rgb", "rd_msssim")):
+        label = results["conditions"]["medium"]["quality_labels"][key]
+        path = out / f"{stem}.png"
+        tmp = out / f".{stem}.partial.png"
+        plot(curves, key, label, caption, tmp, metadata={k.title(): v for k, v in digest.items()})
+        tmp.replace(path)
+        written.append(path)
+    return written
