@@ -53,5 +53,9 @@ class ModelMismatchError(BadInputError):
     """A file whose model id or weights digest does not match the model at hand."""
 
 
-class OutputExistsError(CodecError):
+class OutputError(CodecError):
+    """An output that cannot be written."""
+
+
+class OutputExistsError(OutputError):
     """An output path exists and overwriting was not allowed."""

@@ -1,0 +1,98 @@
+"""Image codec speed and memory beside JPEG and WebP, in the same run.
+
+    python benchmarks/bench_image.py [--image PATH] [--repeat 3] [--large]
+
+Each codec runs in its own process so that its peak memory (ru_maxrss) is
+its own. Times are the best of ``--repeat`` runs of encode and decode of one
+768x512 image (a scikit-image photo resized, or ``--image``); ratios are
+against JPEG in the same run. ``--large`` adds a 6000x4000 image to show
+that tiling bounds memory.
+
+Targets (stated here, checked by reading the table, never by a test):
+decode a 768x512 image in under 1 s on 2 CPU cores; peak memory under 1 GB
+for 768x512 and under 4 GB for 6000x4000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+WORKER = r"""
+import io, json, resource, sys, time
+import numpy as np
+from PIL import Image
+spec = json.loads(sys.argv[1])
+img = np.asarray(Image.open(spec["image"]).convert("RGB"))
+if spec["size"]:
+    img = np.asarray(Image.fromarray(img).resize(tuple(spec["size"]), Image.Resampling.LANCZOS))
+kind, repeat = spec["codec"], spec["repeat"]
+if kind == "ours":
+    import torch
+    torch.set_num_threads(2)
+    import codec
+    enc = lambda: codec.encode_image(img, quality=spec["quality"])
+    dec = lambda data: codec.decode_image(data)
+else:
+    fmt = {"jpeg": "JPEG", "webp": "WEBP"}[kind]
+    def enc():
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format=fmt, quality=spec["quality"], **({"method": 6} if fmt == "WEBP" else {}))
+        return buf.getvalue()
+    dec = lambda data: np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+data = enc()
+out = dec(data)
+times_e, times_d = [], []
+for _ in range(repeat):
+    t0 = time.perf_counter(); data = enc(); times_e.append(time.perf_counter() - t0)
+    t0 = time.perf_counter(); out = dec(data); times_d.append(time.perf_counter() - t0)
+mse = np.mean((out.astype(np.float64) - img.astype(np.float64)) ** 2)
+print(json.dumps({"encode_s": min(times_e), "decode_s": min(times_d), "bytes": len(data),
+                  "bpp": 8 * len(data) / (img.shape[0] * img.shape[1]), "psnr": 10 * np.log10(255 ** 2 / mse),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "size": f"{img.shape[1]}x{img.shape[0]}"}))
+"""
+
+
+def run(spec: dict) -> dict:
+    out = subprocess.run([sys.executable, "-c", WORKER, json.dumps(spec)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{spec['codec']} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", help="source image (default: scikit-image's astronaut)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--large", action="store_true", help="also code a 6000x4000 image")
+    args = parser.parse_args()
+    image = args.image
+    if image is None:
+        import tempfile
+
+        from PIL import Image
+        from skimage import data
+
+        image = tempfile.mkstemp(suffix=".png")[1]
+        Image.fromarray(data.astronaut()).save(image)
+    sizes = [[768, 512]] + ([[6000, 4000]] if args.large else [])
+    print("| image | codec | bpp | PSNR dB | encode s | decode s | peak MB | encode / JPEG | decode / JPEG |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size in sizes:
+        rows = {}
+        for name, quality in (("jpeg", 75), ("webp", 75), ("ours", 4)):
+            rows[name] = run({"codec": name, "quality": quality, "image": image, "size": size,
+                              "repeat": 1 if size[0] > 1000 else args.repeat})
+        base = rows["jpeg"]
+        for name, r in rows.items():
+            label = {"jpeg": "JPEG q75 (Pillow)", "webp": "WebP q75 m6 (Pillow)", "ours": "ours -q 4"}[name]
+            print(f"| {r['size']} | {label} | {r['bpp']:.3f} | {r['psnr']:.2f} | {r['encode_s']:.3f} | "
+                  f"{r['decode_s']:.3f} | {r['peak_mb']:.0f} | {r['encode_s'] / base['encode_s']:.1f}x | "
+                  f"{r['decode_s'] / base['decode_s']:.1f}x |")
+
+
+if __name__ == "__main__":
+    main()

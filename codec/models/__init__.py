@@ -1,0 +1,1 @@
+"""Learned codecs, one folder per media family."""

@@ -1,0 +1,161 @@
+"""Compressing and decompressing one image with a loaded hyperprior model.
+
+Segments of the data packet (``bitstream/SPEC.md`` section 7.1):
+
+0. ``z`` symbols, channel-major, table index = channel;
+1. ``y`` anchor symbols (checkerboard positions with even row + col), channel-major;
+2. ``y`` non-anchor symbols, channel-major.
+
+Only the analysis and synthesis transforms run in floating point; every
+table index and mean comes from :class:`IntegerEntropyPath`, so decoding is
+bit-exact wherever it runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import struct
+
+import numpy as np
+import torch
+
+from codec.entropy import decode as rans_decode
+from codec.entropy import encode as rans_encode
+from codec.errors import CorruptStreamError
+from codec.models.image.hyperprior import pad_to_multiple
+from codec.models.image.integer_path import Y_FRACTION, Z_FRACTION
+from codec.models.image.model_file import LoadedModel
+from codec.models.image.tiling import tiled
+from codec.nn.checkerboard import anchor_mask
+
+TILE_PIXELS = 512     # analysis/synthesis tile (bounds memory for large photos)
+HALO_PIXELS = 64
+PARAMS_VERSION = 1
+LEVEL_STEPS = 256     # the level is stored in 1/256 steps
+
+
+def encode_params(level: float) -> bytes:
+    return struct.pack("<BH", PARAMS_VERSION, round(level * LEVEL_STEPS))
+
+
+def decode_params(data: bytes, levels: int) -> float:
+    if len(data) != 3 or data[0] != PARAMS_VERSION:
+        raise CorruptStreamError("unknown codec parameters for this model")
+    (steps,) = struct.unpack_from("<H", data, 1)
+    if steps > (levels - 1) * LEVEL_STEPS:
+        raise CorruptStreamError(f"quality level {steps / LEVEL_STEPS} out of range")
+    return steps / LEVEL_STEPS
+
+
+class HyperpriorCoder:
+    """Bytes <-> 8-bit RGB arrays for one :class:`LoadedModel`."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+        self.net = model.float_model
+        self.path = model.integer_path
+
+    @property
+    def levels(self) -> int:
+        return self.model.config.levels
+
+    # -- analysis ------------------------------------------------------------------------------
+    def analyse(self, rgb: np.ndarray) -> torch.Tensor:
+        """The un-gained latent of an HxWx3 uint8 image (padded to a multiple of 64)."""
+        x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255)
+        x = pad_to_multiple(x, self.net.PAD_MULTIPLE)
+        with torch.no_grad():
+            return tiled(self.net.g_a, x, factor=1 / 16, tile=TILE_PIXELS, halo=HALO_PIXELS)
+
+    def _symbols(self, y: torch.Tensor, level: float):
+        """All symbols and table indexes for latent ``y`` at ``level`` (the encoder's integer path)."""
+        gain, _ = self.net.gains(torch.tensor([level]))
+        y = y * gain
+        with torch.no_grad():
+            z = self.net.h_a(y)
+        z_loc = self.path.z_loc.view(1, -1, 1, 1).double() / (1 << Z_FRACTION)
+        z_sym = torch.round(z.double() - z_loc).to(torch.int64)
+        hyper = self.path.hyper(z_sym)
+        mask = anchor_mask(*y.shape[2:]).bool().expand_as(y)
+        scale = float(1 << Y_FRACTION)
+        means_a, idx_a = self.path.anchor_parameters(hyper)
+        sym_a = torch.round(y.double() - means_a.double() / scale).to(torch.int64)
+        y_hat_a = torch.where(mask, sym_a * (1 << Y_FRACTION) + means_a, torch.zeros_like(means_a))
+        means_n, idx_n = self.path.nonanchor_parameters(hyper, y_hat_a)
+        sym_n = torch.round(y.double() - means_n.double() / scale).to(torch.int64)
+        return z_sym, sym_a, idx_a, sym_n, idx_n, mask
+
+    def estimate_bits(self, y: torch.Tensor, level: float) -> float:
+        """Ideal coded size in bits at ``level`` (the tables' information content), for rate control."""
+        z_sym, sym_a, idx_a, sym_n, idx_n, mask = self._symbols(y, level)
+        z_idx = torch.arange(z_sym.shape[1]).view(1, -1, 1, 1).expand_as(z_sym)
+        return (self.model.z_tables.information_bits(z_sym.flatten().int().numpy(), z_idx.flatten().int().numpy())
+                + self.model.y_tables.information_bits(sym_a[mask].int().numpy(), idx_a[mask].numpy())
+                + self.model.y_tables.information_bits(sym_n[~mask].int().numpy(), idx_n[~mask].numpy()))
+
+    # -- coding --------------------------------------------------------------------------------
+    def compress_latent(self, y: torch.Tensor, level: float, *, threads: int = 1) -> list[bytes]:
+        z_sym, sym_a, idx_a, sym_n, idx_n, mask = self._symbols(y, level)
+        z_idx = torch.arange(z_sym.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(z_sym)
+        return [
+            rans_encode(_int32(z_sym.flatten()), z_idx.flatten().numpy(), self.model.z_tables, threads=threads),
+            rans_encode(_int32(sym_a[mask]), idx_a[mask].numpy(), self.model.y_tables, threads=threads),
+            rans_encode(_int32(sym_n[~mask]), idx_n[~mask].numpy(), self.model.y_tables, threads=threads),
+        ]
+
+    def compress(self, rgb: np.ndarray, level: float, *, threads: int = 1) -> list[bytes]:
+        return self.compress_latent(self.analyse(rgb), level, threads=threads)
+
+    def decode_latent(self, segments: tuple[bytes, ...] | list[bytes], height: int, width: int, *,
+                      threads: int = 1, device: str | torch.device = "cpu") -> torch.Tensor:
+        """The fixed-point latent (int64, Y_FRACTION fraction bits): entropy decoding and the integer path.
+
+        This is the bit-exact part: the same file gives the same tensor on any
+        device and any thread count.
+        """
+        if len(segments) != 3:
+            raise CorruptStreamError(f"expected 3 segments, found {len(segments)}")
+        cfg = self.model.config
+        device = torch.device(device)
+        yh, yw = -(-height // 64) * 4, -(-width // 64) * 4
+        zh, zw = yh // 4, yw // 4
+        z_idx = np.broadcast_to(np.arange(cfg.hyper_channels, dtype=np.int32)[:, None, None],
+                                (cfg.hyper_channels, zh, zw)).ravel()
+        z_sym = torch.from_numpy(rans_decode(segments[0], z_idx, self.model.z_tables, threads=threads))
+        hyper = self.path.hyper(z_sym.to(device=device, dtype=torch.int64).view(1, -1, zh, zw))
+        mask = anchor_mask(yh, yw, device=device).bool().expand(1, cfg.latent_channels, yh, yw)
+        means_a, idx_a = self.path.anchor_parameters(hyper)
+        y_q = torch.zeros(1, cfg.latent_channels, yh, yw, dtype=torch.int64, device=device)
+        y_q[mask] = self._decode_part(segments[1], idx_a[mask], threads, device) + means_a[mask]
+        means_n, idx_n = self.path.nonanchor_parameters(hyper, y_q)
+        y_q[~mask] = self._decode_part(segments[2], idx_n[~mask], threads, device) + means_n[~mask]
+        return y_q
+
+    def _decode_part(self, data: bytes, indexes: torch.Tensor, threads: int, device: torch.device) -> torch.Tensor:
+        symbols = rans_decode(data, indexes.cpu().numpy(), self.model.y_tables, threads=threads)
+        return torch.from_numpy(symbols).to(device=device, dtype=torch.int64) * (1 << Y_FRACTION)
+
+    def decompress(self, segments: tuple[bytes, ...] | list[bytes], height: int, width: int, level: float, *,
+                   threads: int = 1, device: str | torch.device = "cpu",
+                   synthesis_dtype: torch.dtype = torch.float32) -> np.ndarray:
+        """HxWx3 uint8 image from the three segments."""
+        y_q = self.decode_latent(segments, height, width, threads=threads, device=device)
+        return self.synthesise(y_q, level, height, width, dtype=synthesis_dtype)
+
+    def synthesise(self, y_q: torch.Tensor, level: float, height: int, width: int, *,
+                   dtype: torch.dtype = torch.float32) -> np.ndarray:
+        """Pixels from the fixed-point latent (floating point from here on; it changes pixels, not symbols)."""
+        net = self.net.g_s
+        if y_q.device.type != "cpu" or dtype != torch.float32:
+            net = copy.deepcopy(net).to(device=y_q.device, dtype=dtype)
+        _, inverse_gain = self.net.gains(torch.tensor([level]))
+        y_hat = y_q.to(torch.float64).div(1 << Y_FRACTION).to(dtype) * inverse_gain.to(y_q.device, dtype)
+        with torch.no_grad():
+            x = tiled(net, y_hat, factor=16, tile=TILE_PIXELS // 16, halo=HALO_PIXELS // 16)
+        x = x[0, :, :height, :width].clamp(0, 1).mul(255).round().to(torch.uint8)
+        return x.permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+def _int32(t: torch.Tensor) -> np.ndarray:
+    """Symbols as int32; values beyond int32 cannot come from a sane latent and are clamped."""
+    return t.clamp(-(2 ** 31), 2 ** 31 - 1).to(torch.int32).numpy()

@@ -1,0 +1,111 @@
+"""The integer entropy path of the hyperprior image model: from decoded symbols to CDF table indexes.
+
+Everything here is exact integer arithmetic (``codec.nn.integer``), so the
+encoder and every decoder derive the same means and table indexes from the
+same symbols. Fixed-point formats (value = integer / 2^bits):
+
+- decoded hyper-latent ``z_hat = z_symbol * 2^Z_FRACTION + z_loc``;
+- decoded latent ``y_hat = y_symbol * 2^Y_FRACTION + mean`` (``mean`` from this path);
+- means and scales come out of the last layer with ``Y_FRACTION`` fraction bits;
+- the table index of a scale is the number of ``scale_thresholds`` it reaches.
+
+``from_float`` is the one place where floats become integers: it quantizes a
+trained model's ``h_s``, ``context`` and ``entropy_parameters`` after choosing
+each activation's fraction bits from calibration data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from codec.nn.checkerboard import anchor_mask
+from codec.nn.integer import ACT_LIMIT, IntegerConv, fraction_bits_for, quantize_conv
+
+Z_FRACTION = 8
+Y_FRACTION = 8
+
+
+@dataclass
+class IntegerEntropyPath:
+    hyper_synthesis: list[IntegerConv]
+    context: IntegerConv
+    entropy_parameters: list[IntegerConv]
+    z_loc: torch.Tensor            # int64 (Z,), Z_FRACTION fraction bits
+    scale_thresholds: torch.Tensor  # int64 (T-1,), Y_FRACTION fraction bits, ascending
+
+    def hyper(self, z_symbols: torch.Tensor) -> torch.Tensor:
+        """Hyper features from decoded z symbols (int64, N x Z x h x w)."""
+        x = (z_symbols * (1 << Z_FRACTION) + self.z_loc.view(1, -1, 1, 1)).clamp(-ACT_LIMIT, ACT_LIMIT)
+        for layer in self.hyper_synthesis:
+            x = layer(x)
+        return x
+
+    def parameters(self, hyper: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means (Y_FRACTION fixed point) and table indexes for every element of y."""
+        x = torch.cat([hyper, context], dim=1)
+        for layer in self.entropy_parameters:
+            x = layer(x)
+        scales, means = x.chunk(2, dim=1)
+        return means, self.table_index(scales)
+
+    def anchor_parameters(self, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.parameters(hyper, torch.zeros_like(hyper))
+
+    def nonanchor_parameters(self, hyper: torch.Tensor, y_hat_anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``y_hat_anchors``: fixed-point y_hat, already zero at non-anchor positions."""
+        mask = anchor_mask(*y_hat_anchors.shape[2:], device=y_hat_anchors.device).to(torch.int64)
+        ctx = self.context(y_hat_anchors.clamp(-ACT_LIMIT, ACT_LIMIT)) * (1 - mask)
+        return self.parameters(hyper, ctx)
+
+    def table_index(self, scales: torch.Tensor) -> torch.Tensor:
+        return torch.bucketize(scales, self.scale_thresholds.to(scales.device), right=True).to(torch.int32)
+
+    # -- conversion ----------------------------------------------------------------------------
+    @classmethod
+    def from_float(cls, model, calibration: torch.Tensor, levels: torch.Tensor,
+                   scale_grid: torch.Tensor) -> "IntegerEntropyPath":
+        """Quantize ``model``'s entropy-parameter path, calibrating fraction bits on ``calibration`` images."""
+        with torch.no_grad():
+            gain, _ = model.gains(levels)
+            y = model.g_a(calibration) * gain
+            z = model.h_a(y)
+            loc = model.z_loc.view(1, -1, 1, 1)
+            z_hat = torch.round(z - loc) + loc
+
+            def peaks(modules, x):
+                out = []
+                for m in modules:
+                    x = m(x)
+                    if not isinstance(m, torch.nn.ReLU):
+                        out.append(x.abs().max().item())
+                return out, x
+
+            hs_convs = [m for m in model.h_s if not isinstance(m, torch.nn.ReLU)]
+            hs_peaks, hyper = peaks(model.h_s, z_hat)
+            mask = anchor_mask(*y.shape[2:])
+            scales_a, means_a = model.split_parameters(hyper, torch.zeros_like(hyper))
+            y_hat_a = (torch.round(y - means_a) + means_a) * mask
+            ctx = model.context(y_hat_a) * (1 - mask)
+            ep_convs = [m for m in model.entropy_parameters if not isinstance(m, torch.nn.ReLU)]
+            ep_peaks, _ = peaks(model.entropy_parameters, torch.cat([hyper, ctx], 1))
+
+        shared = min(fraction_bits_for(hs_peaks[-1]), fraction_bits_for(ctx.abs().max().item()))
+        hs_bits = [fraction_bits_for(p) for p in hs_peaks[:-1]] + [shared]
+        hs_layers, f_in = [], Z_FRACTION
+        for i, (conv, f_out) in enumerate(zip(hs_convs, hs_bits)):
+            hs_layers.append(quantize_conv(conv, f_in, f_out, relu=i < len(hs_convs) - 1))
+            f_in = f_out
+        context = quantize_conv(model.context, Y_FRACTION, shared, relu=False,
+                                weight_mask=model.context.kernel_mask)
+        ep_bits = [fraction_bits_for(p) for p in ep_peaks[:-1]] + [Y_FRACTION]
+        ep_layers, f_in = [], shared
+        for i, (conv, f_out) in enumerate(zip(ep_convs, ep_bits)):
+            ep_layers.append(quantize_conv(conv, f_in, f_out, relu=i < len(ep_convs) - 1))
+            f_in = f_out
+        z_loc = torch.round(model.z_loc.detach().double() * (1 << Z_FRACTION)).to(torch.int64)
+        # A scale selects the grid entry nearest in the log domain: thresholds at geometric midpoints.
+        mids = torch.sqrt(scale_grid[:-1].double() * scale_grid[1:].double())
+        thresholds = torch.ceil(mids * (1 << Y_FRACTION)).to(torch.int64)
+        return cls(hs_layers, context, ep_layers, z_loc, thresholds)

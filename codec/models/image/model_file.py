@@ -1,0 +1,113 @@
+"""The shipped model file: one safetensors file holding everything a coder needs.
+
+Contents: the float transforms (``g_a``, ``h_a``, ``g_s``, gains) in float16,
+the integer entropy path (weights, biases, shifts as integers), ``z_loc``
+and the scale thresholds, and the exact CDF tables for ``z`` and ``y``. The
+tables are stored, not recomputed, so no platform's libm can change them;
+the file's SHA-256 is the model digest written into every coded file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from codec.entropy import CdfTables
+from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
+from codec.models.image.integer_path import IntegerEntropyPath
+from codec.nn.integer import IntegerConv
+
+FLOAT_PREFIXES = ("g_a.", "h_a.", "g_s.", "log_gain", "log_inverse_gain")
+FORMAT = "nmc-hyperprior-v1"
+
+
+@dataclass
+class LoadedModel:
+    model_id: str
+    digest: bytes
+    config: HyperpriorConfig
+    float_model: HyperpriorImageModel   # only g_a, h_a, g_s and the gains are meaningful
+    integer_path: IntegerEntropyPath
+    z_tables: CdfTables
+    y_tables: CdfTables
+    metadata: dict
+
+
+def _conv_tensors(prefix: str, conv: IntegerConv) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors = {f"{prefix}.weight": conv.weight.to(torch.int16).contiguous(),
+               f"{prefix}.bias": conv.bias.to(torch.int64).contiguous(),
+               f"{prefix}.shift": conv.shift.to(torch.int64).contiguous()}
+    return tensors, {"stride": conv.stride, "transposed": conv.transposed, "relu": conv.relu}
+
+
+def save_model_file(path: str | Path, model_id: str, model: HyperpriorImageModel, path_int: IntegerEntropyPath,
+                    z_tables: tuple[np.ndarray, ...], y_tables: tuple[np.ndarray, ...], info: dict) -> None:
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in model.state_dict().items():
+        if name.startswith(FLOAT_PREFIXES):
+            dtype = torch.float32 if name.startswith("log_") else torch.float16
+            tensors[name] = value.detach().to(dtype).contiguous()
+    layers = {}
+    for i, conv in enumerate(path_int.hyper_synthesis):
+        t, meta = _conv_tensors(f"int.h_s.{i}", conv)
+        tensors.update(t)
+        layers[f"int.h_s.{i}"] = meta
+    t, meta = _conv_tensors("int.context", path_int.context)
+    tensors.update(t)
+    layers["int.context"] = meta
+    for i, conv in enumerate(path_int.entropy_parameters):
+        t, meta = _conv_tensors(f"int.ep.{i}", conv)
+        tensors.update(t)
+        layers[f"int.ep.{i}"] = meta
+    tensors["int.z_loc"] = path_int.z_loc.to(torch.int64)
+    tensors["int.scale_thresholds"] = path_int.scale_thresholds.to(torch.int64)
+    for name, (cdfs, lengths, offsets) in (("z", z_tables), ("y", y_tables)):
+        tensors[f"tables.{name}.cdfs"] = torch.from_numpy(np.ascontiguousarray(cdfs, dtype=np.int32))
+        tensors[f"tables.{name}.lengths"] = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int32))
+        tensors[f"tables.{name}.offsets"] = torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.int32))
+    metadata = {"format": FORMAT, "model_id": model_id, "config": json.dumps(model.config.to_dict()),
+                "layers": json.dumps(layers), "info": json.dumps(info)}
+    save_file(tensors, str(path), metadata=metadata)
+
+
+def _conv(tensors: dict[str, torch.Tensor], name: str, meta: dict) -> IntegerConv:
+    return IntegerConv(tensors[f"{name}.weight"].to(torch.int64), tensors[f"{name}.bias"],
+                       tensors[f"{name}.shift"], meta["stride"], meta["transposed"], meta["relu"])
+
+
+def load_model_file(path: str | Path) -> LoadedModel:
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256(data).digest()
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata() or {}
+    if metadata.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} model file")
+    tensors = load_file(str(path))
+    config = HyperpriorConfig.from_dict(json.loads(metadata["config"]))
+    model = HyperpriorImageModel(config)
+    float_state = {k: v.to(torch.float32) for k, v in tensors.items() if k.startswith(FLOAT_PREFIXES)}
+    missing = [k for k in model.state_dict() if k.startswith(FLOAT_PREFIXES) and k not in float_state]
+    if missing:
+        raise ValueError(f"{path} lacks tensors {missing[:3]}...")
+    model.load_state_dict(float_state, strict=False)
+    model.eval().requires_grad_(False)
+    layers = json.loads(metadata["layers"])
+    hs = [_conv(tensors, n, layers[n]) for n in sorted(k for k in layers if k.startswith("int.h_s."))]
+    ep = [_conv(tensors, n, layers[n]) for n in sorted(k for k in layers if k.startswith("int.ep."))]
+    path_int = IntegerEntropyPath(hs, _conv(tensors, "int.context", layers["int.context"]), ep,
+                                  tensors["int.z_loc"], tensors["int.scale_thresholds"])
+
+    def tables(name: str) -> CdfTables:
+        return CdfTables(tensors[f"tables.{name}.cdfs"].numpy(), tensors[f"tables.{name}.lengths"].numpy(),
+                         tensors[f"tables.{name}.offsets"].numpy())
+
+    return LoadedModel(metadata["model_id"], digest, config, model, path_int, tables("z"), tables("y"),
+                       json.loads(metadata.get("info", "{}")))

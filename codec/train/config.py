@@ -1,0 +1,51 @@
+"""Training configuration, read from a TOML file (see ``codec/train/configs/``)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from codec.errors import UsageError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data: list[str]                      # folders of training images (searched recursively)
+    exclude: list[str] = field(default_factory=lambda: ["kodak"])  # path parts never trained on
+    crop: int = 128
+    batch: int = 8
+    steps: int = 20000                   # total optimizer steps of the whole schedule
+    lr: float = 3e-4
+    lr_final: float = 1e-5
+    warmup: int = 500
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    channels: int = 64
+    latent_channels: int = 128
+    hyper_channels: int = 64
+    bf16: bool = False                   # bf16 autocast (GPU)
+    channels_last: bool = False
+    compile: bool = False                # torch.compile the training step
+    checkpoint_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except OSError as exc:
+            raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"config {path} is not valid TOML: {exc}") from None
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise UsageError(f"config {path}: unknown keys {sorted(unknown)}")
+        if "data" not in raw:
+            raise UsageError(f"config {path}: 'data' (list of image folders) is required")
+        base = Path(path).resolve().parent
+        raw["data"] = [str((base / d).resolve()) if not Path(d).is_absolute() else d for d in raw["data"]]
+        return cls(**raw)
