@@ -83,8 +83,8 @@ def test_usage_errors(capsys, argv):
 
 
 def test_global_options_before_or_after_the_subcommand(capsys, image_file):
-    assert run(capsys, "-q", "info", str(image_file))[0] == 0
-    assert run(capsys, "info", str(image_file), "-q", "--debug")[0] == 0
+    assert run(capsys, "--quiet", "info", str(image_file))[0] == 0
+    assert run(capsys, "info", str(image_file), "--quiet", "--debug")[0] == 0
 
 
 def test_help_for_every_subcommand(capsys):

@@ -16,10 +16,11 @@ import traceback
 from collections.abc import Sequence
 
 from codec import __version__
-from codec.cli import exitcodes, info
-from codec.errors import BadInputError, CodecError, OutputExistsError, UsageError
+from codec.cli import eval as eval_command
+from codec.cli import decode, encode, exitcodes, info, train, transcode
+from codec.errors import BadInputError, CodecError, OutputError, UsageError
 
-SUBCOMMANDS = (info,)
+SUBCOMMANDS = (encode, decode, info, eval_command, train, transcode)
 log = logging.getLogger("codec")
 
 
@@ -37,16 +38,18 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
 
     group = parser.add_argument_group("general options")
     verbosity = group.add_mutually_exclusive_group()
-    verbosity.add_argument("-q", "--quiet", action="store_true", default=default(False),
+    verbosity.add_argument("--quiet", action="store_true", default=default(False),
                            help="print errors only")
     verbosity.add_argument("-v", "--verbose", action="store_true", default=default(False),
                            help="print progress details")
     overwrite = group.add_mutually_exclusive_group()
-    overwrite.add_argument("-y", dest="overwrite", action="store_const", const=True, default=default(False),
+    # None (neither flag) lets each command apply its default: single-file commands refuse an
+    # existing output, transcode keeps complete outputs and redoes damaged ones.
+    overwrite.add_argument("-y", dest="overwrite", action="store_const", const=True, default=default(None),
                            help="overwrite output files without asking")
-    overwrite.add_argument("-n", dest="overwrite", action="store_const", const=False, default=default(False),
-                           help="never overwrite output files (the default for single files: an existing "
-                                "output is an error)")
+    overwrite.add_argument("-n", dest="overwrite", action="store_const", const=False, default=default(None),
+                           help="never overwrite output files (for single files also the default: an "
+                                "existing output is an error)")
     group.add_argument("--debug", action="store_true", default=default(False),
                        help="show tracebacks for errors (for bug reports)")
 
@@ -70,8 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
+    """Our messages go to stderr at the chosen level; other libraries' loggers stay untouched."""
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    log.setLevel(level)
+    for old in list(log.handlers):  # a second main() in one process writes to the stderr of now
+        log.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"codec: error: {exc}", file=sys.stderr)
         if isinstance(exc, UsageError):
             return exitcodes.USAGE_ERROR
-        if isinstance(exc, OutputExistsError):
+        if isinstance(exc, OutputError):
             return exitcodes.OUTPUT_ERROR
         if isinstance(exc, BadInputError):
             return exitcodes.BAD_INPUT
