@@ -244,3 +244,28 @@ def test_ray_engine_matches_local_engine_byte_for_byte(capsys, tmp_path):
     assert code == exitcodes.BAD_INPUT and "4 done" in err and "1 failed" in err
     assert _outputs(remote) == _outputs(local) and len(_outputs(local)) == 4
     assert json.loads((remote / FAILURES_NAME).read_text())["input"].endswith("bad.png")
+
+
+def test_a_dying_worker_fails_its_items_and_the_pool_is_replaced():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from codec.batch.engines.local import _collect
+    from codec.batch.items import Direction, Status, WorkItem
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        items = [WorkItem(Path(f"in{i}.png"), Path(f"out{i}.nmc"), Direction.ENCODE, "image") for i in range(2)]
+        pending = {pool.submit(os._exit, 1): items[0], pool.submit(time.sleep, 0.1): items[1]}
+        gen = _collect(pending)
+        outcomes = []
+        try:
+            while True:
+                outcomes.append(next(gen))
+        except StopIteration as stop:
+            broken = stop.value
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    assert broken and not pending
+    assert [o.status for o in outcomes] == [Status.FAILED, Status.FAILED]
+    assert all("worker process died" in o.reason for o in outcomes)

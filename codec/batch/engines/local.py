@@ -17,7 +17,7 @@ from codec.batch.engines.worker import init_worker
 from codec.batch.items import FailureCategory, Outcome, Status, WorkItem
 from codec.batch.outputs import Overwrite
 from codec.batch.task import process
-from codec.errors import CodecError, UsageError
+from codec.errors import UsageError
 
 
 def usable_cpus() -> int:
@@ -38,30 +38,49 @@ class LocalEngine:
             for item in items:
                 yield process(item, policy)
             return
-        threads = max(1, usable_cpus() // self.workers)
-        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_worker, initargs=(threads,))
         pending: dict[Future, WorkItem] = {}
+        pool = self._new_pool()
         try:
             for item in items:
                 pending[pool.submit(process, item, policy)] = item
-                if len(pending) >= 2 * self.workers:
-                    yield from _collect(pending, FIRST_COMPLETED)
+                while len(pending) >= 2 * self.workers:
+                    broken = yield from _collect(pending)
+                    if broken:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        pool = self._new_pool()
             while pending:
-                yield from _collect(pending, FIRST_COMPLETED)
+                yield from _collect(pending)  # a broken pool fails everything pending: nothing to restart
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def _new_pool(self) -> ProcessPoolExecutor:
+        threads = max(1, usable_cpus() // self.workers)
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=init_worker, initargs=(threads,))
 
-def _collect(pending: dict[Future, WorkItem], when: str) -> Iterator[Outcome]:
-    done, _ = wait(pending, return_when=when)
+
+def _collect(pending: dict[Future, WorkItem]) -> Iterator[Outcome]:
+    """Yield the outcomes of finished items; return True when the pool broke.
+
+    A worker that dies (killed, out of memory, a crash in native code) breaks
+    the whole pool and fails every item in flight: those items are reported
+    as failed, with the reason, and the caller starts a fresh pool, so one
+    input that kills its worker does not stop the job.
+    """
+    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+    if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+        done = list(pending)  # the executor fails every item in flight; collect them all now
+    broken = False
     for future in done:
         item = pending.pop(future)
         try:
             yield future.result()
         except BrokenProcessPool:
-            raise CodecError(f"a worker process died while coding {item.source} (out of memory?); "
-                             f"outputs written so far are complete: run the same command to continue") from None
+            broken = True
+            yield Outcome(str(item.source), str(item.output), Status.FAILED,
+                          "a worker process died while this item was in flight (out of memory or a crash); "
+                          "rerun to retry it", FailureCategory.INTERNAL)
         except Exception as exc:  # e.g. an item that cannot be pickled: a bug, not a reason to stop
             yield Outcome(str(item.source), str(item.output), Status.FAILED,
                           f"internal error: {type(exc).__name__}: {exc}", FailureCategory.INTERNAL)
+    return broken
