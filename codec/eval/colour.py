@@ -65,7 +65,7 @@ class Conversion:
         return [np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in planes]
 
     def to_rgb(self, planes: list[np.ndarray]) -> np.ndarray:
-        """[Y, Cb, Cr] uint8 planes back to HxWx3 uint8 RGB of the luma plane's size."""
+        """[Y, Cb, Cr] planes (uint8, or floats on the 8-bit scale) to HxWx3 uint8 RGB of the luma plane's size."""
         height, width = planes[0].shape
         gain, offset = self._scale()
         full = [planes[0].astype(np.float64)]

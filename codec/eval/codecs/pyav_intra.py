@@ -72,13 +72,23 @@ def encode_intra(rgb: np.ndarray, path: Path, *, encoder: str, muxer: str, conve
 
 
 def decode_intra(path: Path, conversion: Conversion) -> np.ndarray:
-    """Decode the first frame of ``path`` to RGB."""
+    """Decode the first frame of ``path`` to RGB.
+
+    Decoders may output more than 8 bits per sample (vvenc codes at 10 bits
+    internally, and FFmpeg's VVC decoder returns 10-bit planes): such planes
+    are scaled to the 8-bit range as floats, so their extra precision is kept
+    until the one rounding to 8-bit RGB.
+    """
     import av
 
     with av.open(str(path)) as container:
         frame = next(container.decode(video=0))
-    planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[: h, : w]
+    bits = frame.format.components[0].bits
+    dtype, size = (np.uint8, 1) if bits <= 8 else (np.dtype("<u2"), 2)
+    planes = [np.frombuffer(p, dtype).reshape(-1, p.line_size // size)[: h, : w]
               for p, (h, w) in zip(frame.planes, _plane_sizes(frame, conversion.chroma))]
+    if bits > 8:
+        planes = [p.astype(np.float64) / (1 << (bits - 8)) for p in planes]
     return conversion.to_rgb(planes)
 
 
@@ -86,4 +96,4 @@ def _plane_sizes(frame, chroma: str) -> list[tuple[int, int]]:
     h, w = frame.height, frame.width
     if chroma == "444":
         return [(h, w)] * 3
-    return [(h, w), (h // 2, w // 2), (h // 2, w // 2)]
+    return [(h, w), ((h + 1) // 2, (w + 1) // 2), ((h + 1) // 2, (w + 1) // 2)]
