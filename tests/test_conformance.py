@@ -25,11 +25,30 @@ MANIFEST = json.loads((ROOT / "manifest.json").read_text())
 def test_conformance_file(entry):
     data = (ROOT / entry["file"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == entry["sha256"], "conformance file was modified"
-    if entry["expect"] == "valid":
+    if entry["expect"] in ("valid", "decode"):
         assert summarize(parse_container(data)) == entry["info"]
-    else:
+    if entry["expect"] == "decode":
+        _check_decode(data, entry)
+    elif entry["expect"] == "error":
         with pytest.raises(getattr(errors, entry["error"])):
             parse_container(data)
+
+
+def _check_decode(data: bytes, entry: dict) -> None:
+    import numpy as np
+    from PIL import Image
+
+    import codec
+    from codec.zoo import coder_for
+
+    f = parse_container(data)
+    coder = coder_for(f.header.model_id, f.header.model_digest)
+    latent = coder.decode_latent(f.packets[0].segments, f.header.source.height, f.header.source.width)
+    assert hashlib.sha256(latent.numpy().astype("<i8").tobytes()).hexdigest() == entry["latent_sha256"]
+    pixels = codec.decode_image(data)
+    if hashlib.sha256(pixels.tobytes()).hexdigest() != entry["decode_sha256"]:
+        expected = np.asarray(Image.open(ROOT / entry["expected_decode"]))
+        assert np.abs(pixels.astype(int) - expected.astype(int)).max() <= 1
 
 
 def test_writer_still_produces_the_conformance_bytes():

@@ -1,10 +1,13 @@
-"""Regenerate the container conformance files and their manifest.
+"""Regenerate the conformance files and their manifest.
 
-Run ``python bitstream/conformance/generate.py`` only when the format
-changes on purpose: the files pin the bytes a version-1.0 writer produces,
-and ``tests/test_conformance.py`` checks that every reader still accepts or
-refuses each of them exactly as ``manifest.json`` says. Media conformance
-files (with the hash of their exact decode) are added by each codec.
+Run ``python bitstream/conformance/generate.py`` only when the format or a
+shipped model changes on purpose: the files pin the bytes a version-1.0
+writer produces, and ``tests/test_conformance.py`` checks that every reader
+still accepts, decodes or refuses each of them exactly as ``manifest.json``
+says. Media files carry the hash of their exact decoded latent (normative:
+integer arithmetic) and of their decoded pixels on the platform that made
+them, with the pixels as a PNG (synthesis is floating point, so another
+platform may differ by one level at a few pixels).
 """
 
 from __future__ import annotations
@@ -79,8 +82,41 @@ def invalid_files(valid: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
     }
 
 
+def image_files() -> dict[str, bytes]:
+    """One file per quality level of each shipped image model, from a scikit-image photo crop."""
+    import codec
+    from codec.zoo import IMAGE_MODELS
+    from skimage import data as skdata
+
+    photo = skdata.astronaut()[40:104, 180:252]  # 64 x 72
+    return {f"image/{model}-q{q}.nmc": codec.encode_image(photo, quality=q, model=model)
+            for model in IMAGE_MODELS for q in range(1, 9)}
+
+
+def image_expectations(name: str, data: bytes) -> dict:
+    """The exact decoded latent (normative) and the decoded pixels of this platform, as hashes and a PNG."""
+    from PIL import Image
+
+    import codec
+    from codec.zoo import coder_for
+
+    f = parse_container(data)
+    coder = coder_for(f.header.model_id, f.header.model_digest)
+    latent = coder.decode_latent(f.packets[0].segments, f.header.source.height, f.header.source.width)
+    pixels = codec.decode_image(data)
+    png = name.replace(".nmc", ".expected.png")
+    Image.fromarray(pixels).save(HERE / png)
+    return {"latent_sha256": hashlib.sha256(latent.numpy().astype("<i8").tobytes()).hexdigest(),
+            "decode_sha256": hashlib.sha256(pixels.tobytes()).hexdigest(), "expected_decode": png}
+
+
 def main() -> None:
     manifest = []
+    for name, data in image_files().items():
+        (HERE / name).parent.mkdir(parents=True, exist_ok=True)
+        (HERE / name).write_bytes(data)
+        manifest.append({"file": name, "expect": "decode", "sha256": hashlib.sha256(data).hexdigest(),
+                         "info": summarize(parse_container(data)), **image_expectations(name, data)})
     valid = valid_files()
     for name, data in valid.items():
         manifest.append({"file": name, "expect": "valid", "sha256": hashlib.sha256(data).hexdigest(),
