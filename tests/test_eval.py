@@ -171,8 +171,13 @@ def test_missing_external_encoder_is_skipped_with_a_message(dataset, tmp_path, m
     assert "vvencapp" in vvc.unavailable() and "EncoderApp" in vvc.unavailable()
     assert "not found" in Vvc("/no/such/vvencapp").unavailable()
     codecs = [vvc, all_codecs()["jpeg-420"]]
-    with caplog.at_level(logging.WARNING, logger="codec"):
-        outcome = evaluate("image", open_dataset(dataset, IMAGE.suffixes), codecs, Cache(None), progress=False)
+    codec_log = logging.getLogger("codec")
+    codec_log.addHandler(caplog.handler)  # the CLI stops propagation to the root, where caplog listens
+    try:
+        with caplog.at_level(logging.WARNING, logger="codec"):
+            outcome = evaluate("image", open_dataset(dataset, IMAGE.suffixes), codecs, Cache(None), progress=False)
+    finally:
+        codec_log.removeHandler(caplog.handler)
     assert "vvc" in outcome.skipped_codecs
     assert "skipping vvc" in caplog.text
     assert {r["codec"] for r in outcome.records} == {"jpeg-420"}
