@@ -20,15 +20,14 @@ DEFAULT_IMAGE_MODEL = "hyperprior-vr-small"
 
 
 @functools.lru_cache(maxsize=None)
-def load_image_model(model_id: str = DEFAULT_IMAGE_MODEL, path: str | None = None):
-    """The :class:`~codec.models.image.coder.HyperpriorCoder` for a shipped model id (or a file path)."""
+def load_image_model(model_id: str = DEFAULT_IMAGE_MODEL):
+    """The :class:`~codec.models.image.coder.HyperpriorCoder` for a shipped model id."""
     from codec.models.image.coder import HyperpriorCoder
     from codec.models.image.model_file import load_model_file
 
-    if path is None:
-        if model_id not in IMAGE_MODELS:
-            raise BadInputError(f"unknown image model {model_id!r}; shipped models: {', '.join(IMAGE_MODELS)}")
-        path = str(WEIGHTS_DIR / IMAGE_MODELS[model_id])
+    if model_id not in IMAGE_MODELS:
+        raise BadInputError(f"unknown image model {model_id!r}; shipped models: {', '.join(IMAGE_MODELS)}")
+    path = WEIGHTS_DIR / IMAGE_MODELS[model_id]
     try:
         model = load_model_file(path)
     except FileNotFoundError:

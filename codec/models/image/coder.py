@@ -85,14 +85,6 @@ class HyperpriorCoder:
         sym_n = torch.round(y.double() - means_n.double() / scale).to(torch.int64)
         return z_sym, sym_a, idx_a, sym_n, idx_n, mask
 
-    def estimate_bits(self, y: torch.Tensor, level: float) -> float:
-        """Ideal coded size in bits at ``level`` (the tables' information content), for rate control."""
-        z_sym, sym_a, idx_a, sym_n, idx_n, mask = self._symbols(y, level)
-        z_idx = torch.arange(z_sym.shape[1]).view(1, -1, 1, 1).expand_as(z_sym)
-        return (self.model.z_tables.information_bits(z_sym.flatten().int().numpy(), z_idx.flatten().int().numpy())
-                + self.model.y_tables.information_bits(sym_a[mask].int().numpy(), idx_a[mask].numpy())
-                + self.model.y_tables.information_bits(sym_n[~mask].int().numpy(), idx_n[~mask].numpy()))
-
     # -- coding --------------------------------------------------------------------------------
     def compress_latent(self, y: torch.Tensor, level: float, *, threads: int = 1) -> list[bytes]:
         z_sym, sym_a, idx_a, sym_n, idx_n, mask = self._symbols(y, level)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from codec.entropy import CdfTables
 from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
@@ -82,15 +83,16 @@ def _conv(tensors: dict[str, torch.Tensor], name: str, meta: dict) -> IntegerCon
 
 
 def load_model_file(path: str | Path) -> LoadedModel:
-    data = Path(path).read_bytes()
+    data = Path(path).read_bytes()  # read once: the digest is of exactly these bytes
     digest = hashlib.sha256(data).digest()
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
+    try:
+        (header_length,) = struct.unpack_from("<Q", data)
+        metadata = json.loads(data[8: 8 + header_length]).get("__metadata__", {})
+    except (struct.error, ValueError):
+        metadata = {}
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} model file")
-    tensors = load_file(str(path))
+    tensors = load(data)
     config = HyperpriorConfig.from_dict(json.loads(metadata["config"]))
     model = HyperpriorImageModel(config)
     float_state = {k: v.to(torch.float32) for k, v in tensors.items() if k.startswith(FLOAT_PREFIXES)}
