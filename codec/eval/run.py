@@ -11,7 +11,7 @@ from codec.eval.bdtable import bd_against
 from codec.eval.cache import Cache
 from codec.eval.codecs.base import Codec
 from codec.eval.conditions import software_and_machine
-from codec.eval.curves import Curve, average, per_item
+from codec.eval.curves import average, per_item
 from codec.eval.dataset import open_dataset
 from codec.eval.engine import Outcome, evaluate
 from codec.eval.media import MEDIA

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codec.eval.codecs.base import Codec
 from codec.eval.colour import Conversion
 
 # SVT-AV1 prints its configuration to stderr unless told otherwise; keep errors only.
@@ -97,3 +98,28 @@ def _plane_sizes(frame, chroma: str) -> list[tuple[int, int]]:
     if chroma == "444":
         return [(h, w)] * 3
     return [(h, w), ((h + 1) // 2, (w + 1) // 2), ((h + 1) // 2, (w + 1) // 2)]
+
+
+class PyAvIntraCodec(Codec):
+    """A baseline that codes one intra frame with an FFmpeg encoder: subclasses name the
+    encoder, the raw-stream muxer, the colour conversion and the encoder options per rate point."""
+
+    encoder: str
+    muxer: str
+    conversion: Conversion
+
+    def encoder_options(self, rate_point: int) -> dict[str, str]:
+        raise NotImplementedError
+
+    def unavailable(self) -> str | None:
+        return encoder_missing(self.encoder)
+
+    def colour(self) -> dict:
+        return self.conversion.describe()
+
+    def encode(self, item: np.ndarray, rate_point: int, path: Path) -> None:
+        encode_intra(item, path, encoder=self.encoder, muxer=self.muxer, conversion=self.conversion,
+                     options=self.encoder_options(rate_point))
+
+    def decode(self, path: Path) -> np.ndarray:
+        return decode_intra(path, self.conversion)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from codec.eval.codecs.base import Codec
-from codec.eval.codecs.pyav_intra import decode_intra, encode_intra, encoder_missing, ffmpeg_version
+from codec.eval.codecs.pyav_intra import PyAvIntraCodec, ffmpeg_version
 from codec.eval.colour import Conversion
 
 PRESET = "medium"
@@ -26,16 +26,15 @@ def _x265_build() -> str:
     return match.group().decode("ascii", "replace") if match else "x265 (version not found in stream)"
 
 
-class X265(Codec):
+class X265(PyAvIntraCodec):
     name = "x265-444"
     label = "HEVC intra (x265 4:4:4)"
     extension = "hevc"
     rate_parameter = "qp"
     rate_points = (50, 46, 42, 37, 33, 29, 25, 21)
+    encoder = "libx265"
+    muxer = "hevc"
     conversion = Conversion(matrix="bt601", full_range=True, chroma="444")
-
-    def unavailable(self) -> str | None:
-        return encoder_missing("libx265")
 
     def version(self) -> str:
         return f"{ffmpeg_version()}, {_x265_build()}"
@@ -47,15 +46,8 @@ class X265(Codec):
         return {"encoder": "libx265", "x265-params": self._params(0).replace("qp=0:", "qp=<rate point>:"),
                 "profile": "main444-8", "frames": 1, "file": "raw HEVC Annex B elementary stream"}
 
-    def colour(self) -> dict:
-        return self.conversion.describe()
-
-    def encode(self, item: np.ndarray, rate_point: int, path: Path) -> None:
-        encode_intra(item, path, encoder="libx265", muxer="hevc", conversion=self.conversion,
-                     options={"x265-params": self._params(rate_point)})
-
-    def decode(self, path: Path) -> np.ndarray:
-        return decode_intra(path, self.conversion)
+    def encoder_options(self, rate_point: int) -> dict[str, str]:
+        return {"x265-params": self._params(rate_point)}
 
 
 def codecs(**tools: str | None) -> list[Codec]:
