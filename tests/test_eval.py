@@ -18,7 +18,7 @@ from PIL import Image  # noqa: E402
 
 from codec.cli import exitcodes  # noqa: E402
 from codec.cli.main import main  # noqa: E402
-from codec.eval.bjontegaard import bd_quality, bd_rate  # noqa: E402
+from codec.eval.bjontegaard import bd_quality, bd_rate, worst_quality_gap  # noqa: E402
 from codec.eval.cache import Cache  # noqa: E402
 from codec.eval.codecs import all_codecs, select  # noqa: E402
 from codec.eval.codecs.vvc import Vvc  # noqa: E402
@@ -129,6 +129,17 @@ def test_bd_psnr_of_a_shifted_curve_and_range():
     assert (partial.low, partial.high) == (33.8, 40.1)
     with pytest.raises(ValueError, match="overlap"):
         bd_rate(RATES[:2], PSNRS[:2], RATES[3:], PSNRS[3:])
+
+
+def test_worst_gap_finds_a_crossing_that_the_average_hides():
+    better = worst_quality_gap(RATES, PSNRS, RATES, [p + 0.5 for p in PSNRS])
+    assert better.value == pytest.approx(0.5)
+    # Better by 1 dB at low rates, worse by 0.4 dB at the highest: the BD average stays positive.
+    tilted = [p + d for p, d in zip(PSNRS, [1.0, 0.8, 0.5, 0.1, -0.4])]
+    assert bd_quality(RATES, PSNRS, RATES, tilted).value > 0
+    worst = worst_quality_gap(RATES, PSNRS, RATES, tilted)
+    assert worst.value == pytest.approx(-0.4) and worst.low == pytest.approx(RATES[-1])
+
 
 
 # --- baselines -------------------------------------------------------------------------------------

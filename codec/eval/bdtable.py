@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from codec.errors import UsageError
-from codec.eval.bjontegaard import bd_quality, bd_rate
+from codec.eval.bjontegaard import bd_quality, bd_rate, worst_quality_gap
 from codec.eval.curves import Curve
 
 
@@ -21,10 +21,12 @@ def _delta(anchor: Curve, test: Curve, quality) -> dict:
     try:
         rate = bd_rate(ar, aq, tr, tq)
         gain = bd_quality(ar, aq, tr, tq)
+        worst = worst_quality_gap(ar, aq, tr, tq)
     except ValueError as exc:
         return {"error": str(exc)}
     return {"bd_rate_percent": 100.0 * rate.value, "quality_range": [rate.low, rate.high],
-            "bd_quality": gain.value, "bpp_range": [gain.low, gain.high]}
+            "bd_quality": gain.value, "bpp_range": [gain.low, gain.high],
+            "worst_quality_gap": worst.value, "worst_at_bpp": worst.low}
 
 
 def bd_against(anchor_name: str, curves: list[Curve]) -> dict:
@@ -50,15 +52,17 @@ def markdown(anchor: Curve, table: dict, curves: list[Curve]) -> str:
     labels = {c.name: c.label for c in curves}
     lines = [f"BD against **{anchor.label}** (negative BD-rate = fewer bits than the anchor at equal quality)",
              "",
-             "| codec | BD-rate (PSNR) | BD-PSNR | PSNR range compared | BD-rate (MS-SSIM dB) |",
-             "| --- | ---: | ---: | --- | ---: |"]
+             "| codec | BD-rate (PSNR) | BD-PSNR | PSNR range compared | worst PSNR gap at equal rate "
+             "| BD-rate (MS-SSIM dB) |",
+             "| --- | ---: | ---: | --- | --- | ---: |"]
     for name, entry in table.items():
         p = entry["psnr"]
         if "error" in p:
-            lines.append(f"| {labels[name]} | n/a | n/a | {p['error']} | n/a |")
+            lines.append(f"| {labels[name]} | n/a | n/a | {p['error']} | n/a | n/a |")
             continue
         m = entry.get("ms_ssim_db", {})
         ms = f"{m['bd_rate_percent']:+.1f} %" if "bd_rate_percent" in m else "n/a"
         lines.append(f"| {labels[name]} | {p['bd_rate_percent']:+.1f} % | {p['bd_quality']:+.2f} dB | "
-                     f"{p['quality_range'][0]:.1f}-{p['quality_range'][1]:.1f} dB | {ms} |")
+                     f"{p['quality_range'][0]:.1f}-{p['quality_range'][1]:.1f} dB | "
+                     f"{p['worst_quality_gap']:+.2f} dB at {p['worst_at_bpp']:.2f} bpp | {ms} |")
     return "\n".join(lines) + "\n"

@@ -65,7 +65,9 @@ def write_report(out: Path, results: dict, curves: list[Curve], anchors: list[st
         md += [markdown(by_name[anchor], results["bd"][anchor], curves)]
     md += ["BD-rate: Bjøntegaard, piecewise-cubic (PCHIP) interpolation of log-rate over the PSNR range "
            "both curves cover (recorded in results.json with each delta); BD-PSNR likewise over the "
-           "common rate range; MS-SSIM deltas on -10 log10(1 - MS-SSIM).", ""]
+           "common rate range; worst PSNR gap: the smallest PSNR difference to the anchor at equal rate over "
+           "that common rate range (positive: better at every rate compared); MS-SSIM deltas on "
+           "-10 log10(1 - MS-SSIM).", ""]
     files["bd.md"] = "\n".join(md).encode()
     for name, data in files.items():
         write_bytes_atomic(out / name, data, overwrite=True)
