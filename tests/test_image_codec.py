@@ -136,6 +136,17 @@ def test_decoding_is_exact_across_threads_and_synthesis_precision(photo):
     assert np.abs(pixels_64.astype(int) - pixels_1.astype(int)).max() <= 1
 
 
+def test_entropy_parameters_do_not_depend_on_the_band_height(photo, monkeypatch):
+    from codec.models.image import integer_path
+
+    coder = load_image_model()
+    packet = parse_container(codec.encode_image(photo, quality=7)).packets[0]
+    h, w = photo.shape[:2]
+    whole = coder.decode_latent(packet.segments, h, w)
+    monkeypatch.setattr(integer_path, "BAND_ROWS", 1)
+    assert torch.equal(coder.decode_latent(packet.segments, h, w), whole)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_decodes_the_same_latent_and_pixels(photo):

@@ -25,6 +25,7 @@ from codec.nn.integer import ACT_LIMIT, IntegerConv, fraction_bits_for, quantize
 
 Z_FRACTION = 8
 Y_FRACTION = 8
+BAND_ROWS = 16  # latent rows per pass of the entropy-parameter layers (memory only; results do not depend on it)
 
 
 @dataclass
@@ -42,22 +43,44 @@ class IntegerEntropyPath:
             x = layer(x)
         return x
 
-    def parameters(self, hyper: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Means (Y_FRACTION fixed point) and table indexes for every element of y."""
-        x = torch.cat([hyper, context], dim=1)
-        for layer in self.entropy_parameters:
-            x = layer(x)
-        scales, means = x.chunk(2, dim=1)
-        return means, self.table_index(scales)
-
     def anchor_parameters(self, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.parameters(hyper, torch.zeros_like(hyper))
+        """Means (Y_FRACTION fixed point) and table indexes of y from the hyperprior alone."""
+        return self._banded(hyper, lambda top, bottom: torch.zeros_like(hyper[:, :, top:bottom]))
 
     def nonanchor_parameters(self, hyper: torch.Tensor, y_hat_anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``y_hat_anchors``: fixed-point y_hat, already zero at non-anchor positions."""
-        mask = anchor_mask(*y_hat_anchors.shape[2:], device=y_hat_anchors.device).to(torch.int64)
-        ctx = self.context(y_hat_anchors.clamp(-ACT_LIMIT, ACT_LIMIT)) * (1 - mask)
-        return self.parameters(hyper, ctx)
+        anchors = y_hat_anchors.clamp(-ACT_LIMIT, ACT_LIMIT)
+        mask = anchor_mask(*anchors.shape[2:], device=anchors.device).to(torch.int64)
+        rows, halo = anchors.shape[2], self.context.kernel // 2
+
+        def context(top: int, bottom: int) -> torch.Tensor:
+            # Output rows at least `halo` rows inside the input band, or at the latent's edge,
+            # see exactly the inputs (and zero padding) that the whole-latent convolution sees.
+            lo, hi = max(0, top - halo), min(rows, bottom + halo)
+            ctx = self.context(anchors[:, :, lo:hi])[:, :, top - lo: bottom - lo]
+            return ctx * (1 - mask[:, :, top:bottom])
+
+        return self._banded(hyper, context)
+
+    def _banded(self, hyper: torch.Tensor, context) -> tuple[torch.Tensor, torch.Tensor]:
+        """Entropy parameters over bands of rows (``context(top, bottom)`` gives a band's context).
+
+        The context is a 5x5 convolution and the entropy-parameter layers are
+        1x1, so each band of rows needs only a small halo of anchors: the
+        results are the same integers, and the widest activations (4M
+        channels, in float64 for the exact accumulation) never exist for the
+        whole latent at once, which bounds memory for large photos.
+        """
+        means, indexes = [], []
+        for top in range(0, hyper.shape[2], BAND_ROWS):
+            bottom = min(hyper.shape[2], top + BAND_ROWS)
+            x = torch.cat([hyper[:, :, top:bottom], context(top, bottom)], dim=1)
+            for layer in self.entropy_parameters:
+                x = layer(x)
+            scales, band_means = x.chunk(2, dim=1)
+            means.append(band_means)
+            indexes.append(self.table_index(scales))
+        return torch.cat(means, dim=2), torch.cat(indexes, dim=2)
 
     def table_index(self, scales: torch.Tensor) -> torch.Tensor:
         return torch.bucketize(scales, self.scale_thresholds.to(scales.device), right=True).to(torch.int32)
