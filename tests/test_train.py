@@ -86,6 +86,21 @@ def test_bad_configs(tmp_path):
     bad.write_text("crop = 64\n")
     with pytest.raises(UsageError, match="'data'"):
         TrainConfig.load(bad)
+    bad.write_text('data = ["x"]\nlambdas = [0.01, 0.001]\n')
+    with pytest.raises(UsageError, match="increasing"):
+        TrainConfig.load(bad)
     bad.write_text("crop = = 64\n")
     with pytest.raises(UsageError, match="TOML"):
         TrainConfig.load(bad)
+
+
+def test_shipped_configs_load_and_build_their_model():
+    from pathlib import Path
+
+    import codec.train
+
+    configs = sorted((Path(codec.train.__file__).parent / "configs").glob("*.toml"))
+    assert len(configs) >= 3
+    for path in configs:
+        model = TrainConfig.load(path).model_config()
+        assert list(model.lambdas) == sorted(model.lambdas) and model.levels >= 6, path.name

@@ -59,6 +59,8 @@ class IntegerConv:
     stride: int
     transposed: bool
     relu: bool
+    f_in: int                 # fraction bits of the input activations
+    f_out: int                # fraction bits of the output activations
 
     @property
     def kernel(self) -> int:
@@ -67,6 +69,19 @@ class IntegerConv:
     def accumulator_bound(self, input_limit: int = ACT_LIMIT) -> int:
         per_channel = self.weight.abs().sum(dim=(1, 2, 3)) * input_limit + self.bias.abs()
         return int(per_channel.max())
+
+    def to_float(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The float weight (in the original layer's layout) and bias this layer stands for.
+
+        Why: training can continue from a shipped model file, whose entropy
+        path exists only in this integer form.
+        """
+        exponent = (self.shift - self.f_in + self.f_out).to(torch.float64)
+        w = self.weight.to(torch.float64) * torch.pow(2.0, -exponent).view(-1, 1, 1, 1)
+        if self.transposed:
+            w = w.flip(-1, -2).transpose(0, 1)
+        b = self.bias.to(torch.float64) * torch.pow(2.0, -(exponent + self.f_in))
+        return w.to(torch.float32), b.to(torch.float32)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x: int64 (N, C_in, H, W) -> int64 (N, C_out, H', W')."""
@@ -113,7 +128,7 @@ def quantize_conv(layer: nn.Conv2d | nn.ConvTranspose2d, f_in: int, f_out: int, 
     w_int = torch.round(w * scale.view(-1, 1, 1, 1)).to(torch.int64)
     b = layer.bias.detach().to(torch.float64) if layer.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
     b_int = torch.round(b * scale * 2.0 ** f_in).to(torch.int64)
-    conv = IntegerConv(w_int, b_int, exponent + f_in - f_out, stride, transposed, relu)
+    conv = IntegerConv(w_int, b_int, exponent + f_in - f_out, stride, transposed, relu, f_in, f_out)
     if conv.accumulator_bound() >= _EXACT_LIMIT:
         raise ValueError("integer layer could exceed 2^53 in its accumulator")
     return conv

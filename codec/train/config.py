@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from codec.errors import UsageError
+from codec.models.image.hyperprior import HyperpriorConfig
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,19 @@ class TrainConfig:
     channels: int = 64
     latent_channels: int = 128
     hyper_channels: int = 64
+    lambdas: list[float] | None = None  # one per quality level, ascending; default: the model's
     bf16: bool = False                   # bf16 autocast (GPU)
     channels_last: bool = False
     compile: bool = False                # torch.compile the training step
     checkpoint_every: int = 500
     log_every: int = 50
     seed: int = 0
+
+    def model_config(self) -> HyperpriorConfig:
+        """The architecture this config trains."""
+        if self.lambdas is None:
+            return HyperpriorConfig(self.channels, self.latent_channels, self.hyper_channels)
+        return HyperpriorConfig(self.channels, self.latent_channels, self.hyper_channels, tuple(self.lambdas))
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
@@ -46,6 +54,10 @@ class TrainConfig:
             raise UsageError(f"config {path}: unknown keys {sorted(unknown)}")
         if "data" not in raw:
             raise UsageError(f"config {path}: 'data' (list of image folders) is required")
+        lambdas = raw.get("lambdas")
+        if lambdas is not None and (len(lambdas) < 2 or any(not isinstance(v, (int, float)) or v <= 0 for v in lambdas)
+                                    or list(lambdas) != sorted(set(lambdas))):
+            raise UsageError(f"config {path}: 'lambdas' must be at least two positive, strictly increasing numbers")
         base = Path(path).resolve().parent
         raw["data"] = [str((base / d).resolve()) if not Path(d).is_absolute() else d for d in raw["data"]]
         return cls(**raw)

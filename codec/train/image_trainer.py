@@ -19,8 +19,10 @@ import torch
 
 from codec.io.atomic import atomic_output
 from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
+from codec.models.image.model_file import float_state_dict, load_model_file
 from codec.train.config import TrainConfig
 from codec.train.crops import CropSampler
+from codec.train.grow import grow_state_dict
 
 log = logging.getLogger("codec.train")
 
@@ -46,7 +48,7 @@ class ImageTrainer:
         self.workdir = workdir
         self.device = device
         torch.manual_seed(cfg.seed)  # before building the model: its initial weights come from this seed
-        self.model_config = HyperpriorConfig(cfg.channels, cfg.latent_channels, cfg.hyper_channels)
+        self.model_config = cfg.model_config()
         self.model = HyperpriorImageModel(self.model_config).to(device)
         if cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -87,6 +89,23 @@ class ImageTrainer:
         torch.set_rng_state(state["torch_rng"].cpu())
         if state["cuda_rng"] is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+
+    def start_from(self, path: Path) -> None:
+        """Begin a new schedule from another run's weights, grown to this architecture (``grow.py``).
+
+        ``path`` is a checkpoint (its EMA weights are taken) or a shipped model
+        file (its integer entropy path is dequantized), so the next run can
+        continue from the weights in the package.
+        """
+        if path.suffix == ".safetensors":
+            loaded = load_model_file(path)
+            old_config, weights = loaded.config, float_state_dict(loaded)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            old_config, weights = HyperpriorConfig.from_dict(state["model_config"]), state["ema"]
+        weights = grow_state_dict(weights, old_config, self.model_config, seed=self.cfg.seed)
+        self.model.load_state_dict(weights)
+        self.ema.load_state_dict(weights)
 
     # -- training ------------------------------------------------------------------------------
     def _loss(self, x: torch.Tensor, level: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -24,7 +24,8 @@ from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
 from codec.models.image.integer_path import IntegerEntropyPath
 from codec.nn.integer import IntegerConv
 
-FLOAT_PREFIXES = ("g_a.", "h_a.", "g_s.", "log_gain", "log_inverse_gain")
+# Stored in floating point; z_loc and z_log_scale only to continue training (coding uses int.z_loc and the tables).
+FLOAT_PREFIXES = ("g_a.", "h_a.", "g_s.", "log_gain", "log_inverse_gain", "z_loc", "z_log_scale")
 FORMAT = "nmc-hyperprior-v1"
 
 
@@ -44,7 +45,8 @@ def _conv_tensors(prefix: str, conv: IntegerConv) -> tuple[dict[str, torch.Tenso
     tensors = {f"{prefix}.weight": conv.weight.to(torch.int16).contiguous(),
                f"{prefix}.bias": conv.bias.to(torch.int64).contiguous(),
                f"{prefix}.shift": conv.shift.to(torch.int64).contiguous()}
-    return tensors, {"stride": conv.stride, "transposed": conv.transposed, "relu": conv.relu}
+    return tensors, {"stride": conv.stride, "transposed": conv.transposed, "relu": conv.relu,
+                     "f_in": conv.f_in, "f_out": conv.f_out}
 
 
 def save_model_file(path: str | Path, model_id: str, model: HyperpriorImageModel, path_int: IntegerEntropyPath,
@@ -52,7 +54,7 @@ def save_model_file(path: str | Path, model_id: str, model: HyperpriorImageModel
     tensors: dict[str, torch.Tensor] = {}
     for name, value in model.state_dict().items():
         if name.startswith(FLOAT_PREFIXES):
-            dtype = torch.float32 if name.startswith("log_") else torch.float16
+            dtype = torch.float32 if name.startswith(("log_", "z_")) else torch.float16
             tensors[name] = value.detach().to(dtype).contiguous()
     layers = {}
     for i, conv in enumerate(path_int.hyper_synthesis):
@@ -79,7 +81,8 @@ def save_model_file(path: str | Path, model_id: str, model: HyperpriorImageModel
 
 def _conv(tensors: dict[str, torch.Tensor], name: str, meta: dict) -> IntegerConv:
     return IntegerConv(tensors[f"{name}.weight"].to(torch.int64), tensors[f"{name}.bias"],
-                       tensors[f"{name}.shift"], meta["stride"], meta["transposed"], meta["relu"])
+                       tensors[f"{name}.shift"], meta["stride"], meta["transposed"], meta["relu"],
+                       meta["f_in"], meta["f_out"])
 
 
 def load_model_file(path: str | Path) -> LoadedModel:
@@ -113,3 +116,20 @@ def load_model_file(path: str | Path) -> LoadedModel:
 
     return LoadedModel(metadata["model_id"], digest, config, model, path_int, tables("z"), tables("y"),
                        json.loads(metadata.get("info", "{}")))
+
+
+def float_state_dict(loaded: LoadedModel) -> dict[str, torch.Tensor]:
+    """Float weights of the whole model, rebuilt from a model file: the start of a further training run.
+
+    The transforms, gains and the hyper-latent's distribution are stored in
+    floating point; the entropy path is dequantized from its integer layers.
+    """
+    state = {k: v.clone() for k, v in loaded.float_model.state_dict().items() if k.startswith(FLOAT_PREFIXES)}
+    path = loaded.integer_path
+    hs_names = [f"h_s.{i}" for i, m in enumerate(loaded.float_model.h_s) if not isinstance(m, torch.nn.ReLU)]
+    ep_names = [f"entropy_parameters.{i}" for i, m in enumerate(loaded.float_model.entropy_parameters)
+                if not isinstance(m, torch.nn.ReLU)]
+    for name, conv in [*zip(hs_names, path.hyper_synthesis), ("context", path.context),
+                       *zip(ep_names, path.entropy_parameters)]:
+        state[f"{name}.weight"], state[f"{name}.bias"] = conv.to_float()
+    return state
