@@ -14,8 +14,8 @@
 # of the CUDA exactness test of the exported weights.
 #
 # DATA (default ../shared/data/images/train) is the folder of training images. A device
-# machine receives at most 64 MiB with the working tree: the BSDS500 and Sun-Hays JPEGs
-# (about 47 MB) fit; the whole set (about 83 MB) does not.
+# machine receives at most 64 MiB in all with the working tree (the weights alone are 15 MB):
+# carry a subset, e.g. the BSDS500 JPEGs (37 MB); the whole set (about 83 MB) does not fit.
 set -euo pipefail
 minutes=${1:?usage: tools/gpu_burst.sh MINUTES [CHECKPOINT_PARTS_DIR]}
 parts=${2:-}
