@@ -20,9 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="TOML config, e.g. codec/train/configs/image-cpu.toml")
     parser.add_argument("--workdir", required=True, help="folder for checkpoint.pt (created if needed)")
     parser.add_argument("--resume", action="store_true", help="continue from WORKDIR/checkpoint.pt")
-    parser.add_argument("--init-from", metavar="CHECKPOINT",
-                        help="start a new schedule from another run's checkpoint (its EMA weights), growing "
-                             "the latent channels and moving the quality levels to this config's")
+    parser.add_argument("--init-from", metavar="FILE",
+                        help="start a new schedule from another run's checkpoint.pt (its EMA weights) or a "
+                             "shipped .safetensors model file, growing the latent channels and moving the "
+                             "quality levels to this config's")
     parser.add_argument("--data", action="append", help="image folder (repeatable); overrides the config's")
     parser.add_argument("--steps", type=int, help="override the schedule's total steps")
     parser.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much time")
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from codec.train.crops import CropSampler
     from codec.train.image_trainer import ImageTrainer
 
+    if args.init_from and args.resume:
+        raise UsageError("--init-from starts a new schedule; it cannot be combined with --resume")
     cfg = TrainConfig.load(args.config)
     overrides = {}
     if args.data:
@@ -62,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
     elif trainer.checkpoint_path.exists():
         raise UsageError(f"{trainer.checkpoint_path} exists: pass --resume to continue it or use another --workdir")
     if args.init_from:
-        if args.resume:
-            raise UsageError("--init-from starts a new schedule; it cannot be combined with --resume")
         try:
             trainer.start_from(Path(args.init_from))
         except (OSError, KeyError, ValueError) as exc:

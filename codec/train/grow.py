@@ -20,7 +20,7 @@ How the old model is embedded in the new one:
 - new channels must not die at birth. Rounding makes a small latent exactly
   zero, which gives its synthesis weights no gradient, while the rate term
   shrinks it from the first step: with zero synthesis weights, a first
-  attempt lost every new channel within 2,000 steps. So new analysis
+  attempt lost every new channel within 2,250 steps. So new analysis
   filters start larger than the default initialisation and the synthesis
   reads them with small random weights: the reconstruction starts slightly
   perturbed, and the distortion term reaches the new channels at once;
@@ -42,8 +42,9 @@ from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
 NEW_SCALE = 2.0             # initial predicted scale of a new latent channel (its mean starts at 0)
 NEW_ANALYSIS_GAIN = 3.0     # new analysis filters: the default initialisation, this much larger
 NEW_SYNTHESIS_FRACTION = 0.25  # new synthesis weights: random, this fraction of the old weights' spread
-SIZED_BY_LATENT = ("g_a.6.weight", "g_a.6.bias", "g_s.0.weight", "h_a.0.weight", "h_s.4.weight", "h_s.4.bias",
-                   "context", "entropy_parameters", "log_gain", "log_inverse_gain")
+# Names (prefixes) of the tensors with a dimension laid out by M; every other tensor is copied as it is.
+SIZED_BY_LATENT = ("g_a.6.", "g_s.0.weight", "h_a.0.weight", "h_s.4.", "context.", "entropy_parameters.",
+                   "log_gain", "log_inverse_gain")
 
 
 def _blocks(total_old: int, total_new: int, block_old: int, block_new: int) -> list[tuple[slice, slice]]:
@@ -91,7 +92,7 @@ def grow_state_dict(old: dict[str, torch.Tensor], old_config: HyperpriorConfig,
     torch.manual_seed(seed)
     new = HyperpriorImageModel(new_config).state_dict()
     for key, tensor in old.items():
-        if key.split(".")[0] not in SIZED_BY_LATENT and key not in SIZED_BY_LATENT:
+        if not key.startswith(SIZED_BY_LATENT):
             new[key] = tensor.clone()
     y, hyper = _prefix(mo), _prefix(2 * mo)
     with torch.no_grad():
