@@ -8,6 +8,8 @@ from fractions import Fraction
 from codec.container import ChromaFormat, FileHeader, MediaType, SourceInfo
 
 DIGEST = hashlib.sha256(b"test model").digest()
+#: Header overrides that make a format 1.0 file (the packet layout before 1.1).
+LEGACY = {"version": (1, 0), "packet_layout": 0}
 
 
 def image_header(**overrides) -> FileHeader:

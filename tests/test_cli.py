@@ -32,21 +32,25 @@ def run(capsys, *argv):
 def test_info_text(capsys, image_file):
     code, out, _ = run(capsys, "info", str(image_file))
     assert code == exitcodes.OK
-    assert "64x48" in out and "test-image" in out and "NMC 1.0" in out
+    assert "64x48" in out and "test-image" in out and "NMC 1.1" in out
+    assert "decode:   no" in out  # no installed model is called test-image
 
 
 @pytest.mark.parametrize("make_header, kind", [(image_header, "image"), (video_header, "video"),
                                                (audio_header, "audio")])
 def test_info_json(capsys, tmp_path, make_header, kind):
     path = tmp_path / "f.nmc"
-    data = build_container(make_header(), [(b"x",), (b"yz",)])
+    packets = [(b"xyz",)] if kind == "image" else [(b"x",), (b"yz",)]
+    data = build_container(make_header(), packets)
     path.write_bytes(data)
     code, out, _ = run(capsys, "info", "--json", str(path))
     info = json.loads(out)
     assert code == 0
     assert info["media_type"] == kind
     assert info["file_size"] == len(data)
-    assert info["packets"]["count"] == 2 and info["packets"]["payload_bytes"] == 3
+    assert info["packets"]["count"] == len(packets) and info["packets"]["payload_bytes"] == 3
+    assert info["decodable"]["ok"] is False
+    assert run(capsys, "info", "--check", str(path))[0] == exitcodes.BAD_INPUT
 
 
 def test_info_bits_per_pixel_counts_the_whole_file(capsys, image_file):

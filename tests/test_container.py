@@ -15,7 +15,7 @@ from codec.container.checksum import crc32c
 from codec.container.header import MAGIC
 from codec.container.varint import decode_varint, encode_varint
 from codec.errors import CorruptStreamError, UnsupportedVersionError
-from container_fixtures import audio_header, image_header, video_header
+from container_fixtures import LEGACY, audio_header, image_header, video_header
 
 
 def test_crc32c_check_value():
@@ -37,7 +37,7 @@ def test_varint_rejects(data, why):
         decode_varint(data, 0)
 
 
-@pytest.mark.parametrize("make_header", [image_header, video_header, audio_header])
+@pytest.mark.parametrize("make_header", [video_header, audio_header])
 def test_round_trip_each_media_type(make_header):
     header = make_header()
     buf = io.BytesIO()
@@ -52,6 +52,16 @@ def test_round_trip_each_media_type(make_header):
     assert [p.pts for p in packets] == [0, 3003, 6006]
     assert [p.random_access for p in packets] == [True, False, True]
     assert [(e.pts, e.offset) for e in reader.index] == [(0, packets[0].offset), (6006, packets[2].offset)]
+
+
+def test_image_round_trip_and_the_one_packet_rule():
+    data = build_container(image_header(), [(b"key", b"")])
+    parsed = parse_container(data)
+    assert parsed.header == image_header()
+    assert [p.segments for p in parsed.packets] == [(b"key", b"")]
+    for packets in ([], [(b"a",), (b"b",)]):
+        with pytest.raises(CorruptStreamError, match="one data packet"):
+            parse_container(build_container(image_header(), packets))
 
 
 def test_reader_works_on_unseekable_stream():
@@ -108,7 +118,7 @@ def test_unknown_critical_field_is_refused():
 def test_unknown_major_version_is_refused_before_checksum():
     data = bytearray(build_container(image_header(), [(b"x",)]))
     data[8] = 2  # the checksum is now wrong too: the version message must win
-    with pytest.raises(UnsupportedVersionError, match="version 2.0 is not supported"):
+    with pytest.raises(UnsupportedVersionError, match="version 2.1 is not supported"):
         parse_container(bytes(data))
 
 
@@ -158,7 +168,7 @@ def test_every_single_byte_change_is_detected():
 
 
 def test_damaged_packet_names_packet_and_offset():
-    data = bytearray(build_container(image_header(), [(b"first",), (b"second",)]))
+    data = bytearray(build_container(video_header(), [(b"first",), (b"second",)]))
     packets = parse_container(bytes(data)).packets
     data[packets[1].offset + 8] ^= 0xFF
     with pytest.raises(CorruptStreamError, match="packet 1") as info:
@@ -166,17 +176,20 @@ def test_damaged_packet_names_packet_and_offset():
     assert info.value.packet == 1 and info.value.offset == packets[1].offset
 
 
-def test_trailing_bytes_after_end_packet():
-    data = build_container(image_header(), [(b"x",)])
-    with pytest.raises(CorruptStreamError, match="after the end packet"):
+@pytest.mark.parametrize("legacy", [True, False], ids=["1.0", "1.1"])
+def test_trailing_bytes_after_the_end(legacy):
+    data = build_container(image_header(**(LEGACY if legacy else {})), [(b"x",)])
+    with pytest.raises(CorruptStreamError, match="after the end"):
         parse_container(data + b"\0")
 
 
-def test_huge_packet_length_is_refused_without_reading():
-    data = build_container(image_header(), [(b"x",)])
+@pytest.mark.parametrize("legacy", [True, False], ids=["1.0", "1.1"])
+def test_huge_packet_length_is_refused_without_reading(legacy):
+    data = build_container(image_header(**(LEGACY if legacy else {})), [(b"x",)])
     packets = parse_container(data).packets
     start = packets[0].offset
-    forged = data[:start] + bytes([0x50, 1, 1, 0]) + encode_varint(1 << 40)
+    head = bytes([0x50, 1, 1, 0]) if legacy else bytes([0x50, 1, 1, 0, 0])
+    forged = data[:start] + head + encode_varint(1 << 40)
 
     class NoBigReads(io.BytesIO):
         def read(self, n=-1):

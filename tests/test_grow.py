@@ -8,7 +8,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from codec.cli.main import main
-from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
+from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
 from codec.nn.integer import quantize_conv
 from codec.train.grow import grow_state_dict
 

@@ -69,8 +69,8 @@ def test_cli_trains_resumes_and_exports(tmp_path, image_folder, capsys):
     assert main(["train", "image", "--config", str(config), "--workdir", str(work), "--export", str(out),
                  "--model-id", "tiny"]) == 0
 
-    from codec.models.image.coder import HyperpriorCoder
-    from codec.models.image.model_file import load_model_file
+    from codec.models.image.hyperprior.coder import HyperpriorCoder
+    from codec.models.image.hyperprior.model_file import load_model_file
 
     coder = HyperpriorCoder(load_model_file(out))
     img = skdata.astronaut()[:40, :50]

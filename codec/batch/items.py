@@ -20,17 +20,19 @@ class Direction(str, Enum):
 class ItemOptions:
     """Coding options; a manifest line may override the job's defaults per item."""
 
-    quality: int | None = None
+    quality: float | None = None
     bpp: float | None = None
     model: str | None = None
     format: str | None = None  # output media format when decoding (png, webp, ...)
+    bitrate: str | None = None  # video and audio: target bitrate ("500k")
+    preset: str | None = None  # encoder effort (fast when None)
 
     def overridden_by(self, other: "ItemOptions") -> "ItemOptions":
         """These options with every field ``other`` sets replaced; a rate given per item replaces both rates."""
         changes = {k: v for k, v in vars(other).items() if v is not None}
-        if "quality" in changes or "bpp" in changes:
-            changes.setdefault("quality", None)
-            changes.setdefault("bpp", None)
+        if {"quality", "bpp", "bitrate"} & set(changes):
+            for name in ("quality", "bpp", "bitrate"):
+                changes.setdefault(name, None)
         return replace(self, **changes)
 
 
@@ -39,7 +41,7 @@ class WorkItem:
     source: Path
     output: Path
     direction: Direction
-    kind: str  # name of a MediaKind for encoding; resolved from the file's header when decoding
+    kind: str  # name of the medium (codec.media): from the source's extension, or the header when decoding
     options: ItemOptions = field(default_factory=ItemOptions)
 
 

@@ -1,126 +1,65 @@
-"""The media kinds a batch job can code, each a registry entry.
+"""What the batch engine codes, by medium: a bridge from work items to the media registry and ``codec.stream``.
 
-The engine knows nothing about pixels: it asks a :class:`MediaKind` which
-source extensions it reads, how to encode one file, how to decode one
-``.nmc`` file of its media type, and how to check that a decoded file it
-wrote is whole. Video and audio become batchable by calling
-:func:`register` with their entry; no engine code changes.
+The engine knows nothing about pixels or samples: a work item names a medium
+(``image``, ``video``, ``audio``: the entries of :mod:`codec.media`), and this
+module encodes a source file to an ``.nmc`` stream, decodes one to a media
+file, and checks that a decoded file is whole. Both directions stream into
+the output, so a long video or audio file never sits in memory.
 """
 
 from __future__ import annotations
 
-import functools
-import io
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from codec.batch.items import ItemOptions
-from codec.container import FILE_EXTENSION, MediaType
+from codec.container import FILE_EXTENSION, ContainerReader
 from codec.errors import BadInputError, UsageError
-
-
-@dataclass(frozen=True)
-class MediaKind:
-    name: str
-    media_type: MediaType
-    source_extensions: Callable[[], frozenset[str]]  # lower-case, with the dot; computed lazily
-    output_formats: tuple[str, ...]                  # decoded formats; the first is the default
-    encode: Callable[[Path, ItemOptions], bytes]     # media file -> .nmc bytes
-    decode: Callable[[bytes, str], bytes]            # .nmc bytes, format -> media file bytes
-    verify_media: Callable[[Path], None]             # raises BadInputError when a decoded file is not whole
-
-
-_KINDS: dict[str, MediaKind] = {}
-
-
-def register(kind: MediaKind) -> None:
-    """Make a kind available to every batch job (idempotent per name)."""
-    _KINDS[kind.name] = kind
-
-
-def all_kinds() -> tuple[MediaKind, ...]:
-    return tuple(_KINDS.values())
-
-
-def kind_named(name: str) -> MediaKind:
-    return _KINDS[name]
-
-
-def kind_for_source(path: Path) -> MediaKind | None:
-    """The kind that encodes a file with this extension, or None."""
-    ext = path.suffix.lower()
-    return next((k for k in _KINDS.values() if ext in k.source_extensions()), None)
-
-
-def kind_for_media_type(media_type: MediaType) -> MediaKind:
-    for kind in _KINDS.values():
-        if kind.media_type is media_type:
-            return kind
-    raise BadInputError(f"file holds {media_type.name.lower()}, which this installation cannot decode in batch")
+from codec.media import Medium, medium_for_path, medium_for_type, medium_named
 
 
 def is_coded_file(path: Path) -> bool:
     return path.suffix.lower() == FILE_EXTENSION.lower()
 
 
-def check_format(kind: MediaKind, fmt: str | None) -> str:
-    """The decoded format to write: ``fmt`` if the kind supports it, else the kind's default."""
+def medium_for_source(path: Path) -> Medium | None:
+    """The medium that encodes a file with this name, or None."""
+    return medium_for_path(path)
+
+
+def medium_in_header(path: Path) -> Medium:
+    """The medium of an ``.nmc`` file, from its header."""
+    try:
+        with open(path, "rb") as f:
+            header = ContainerReader(f).header
+    except OSError as exc:
+        raise BadInputError(f"cannot read: {exc.strerror or exc}") from None
+    return medium_for_type(header.media_type)
+
+
+def check_format(medium: Medium, fmt: str | None) -> str:
+    """The decoded format to write: ``fmt`` if the medium writes it, else the medium's default."""
     if fmt is None:
-        return kind.output_formats[0]
+        return medium.output_formats()[0]
     fmt = fmt.lower().lstrip(".")
-    if fmt not in kind.output_formats:
-        raise UsageError(f"{kind.name} cannot be decoded to {fmt!r}; choose from {', '.join(kind.output_formats)}")
+    if fmt not in medium.output_formats():
+        raise UsageError(f"{medium.name} cannot be decoded to {fmt!r}; choose from {', '.join(medium.output_formats())}")
     return fmt
 
 
-# --- images -----------------------------------------------------------------------------------------
+def encode_to(medium_name: str, source: Path, options: ItemOptions, out: BinaryIO) -> None:
+    """Encode ``source`` into the binary stream ``out``."""
+    import codec
 
-_PIL_FORMATS = {"png": "PNG", "webp": "WEBP", "tiff": "TIFF", "bmp": "BMP"}  # lossless only: decoding adds no loss
-
-
-@functools.lru_cache(maxsize=1)
-def _image_extensions() -> frozenset[str]:
-    from PIL import Image
-
-    Image.init()
-    readable = {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
-    return frozenset(readable - {FILE_EXTENSION.lower()})
+    medium = medium_named(medium_name)
+    rate = {"quality": options.quality}
+    if options.bpp is not None or options.bitrate is not None:
+        rate = {"bpp": options.bpp} if medium.rate_unit == "bpp" else {"bitrate": options.bitrate or options.bpp}
+    codec.encode(source, out, media=medium_name, model=options.model, preset=options.preset or "fast", **rate)
 
 
-def _encode_image(path: Path, options: ItemOptions) -> bytes:
-    from codec.api import encode_image
-    from codec.zoo import DEFAULT_IMAGE_MODEL
+def decode_to(source: Path, fmt: str, out: BinaryIO) -> None:
+    """Decode the ``.nmc`` file ``source`` into ``out`` as ``fmt``."""
+    import codec
 
-    return encode_image(path, quality=options.quality, bpp=options.bpp, model=options.model or DEFAULT_IMAGE_MODEL)
-
-
-def _decode_image(data: bytes, fmt: str) -> bytes:
-    from codec.api import decode_image
-
-    image = decode_image(data, output="pil")
-    buf = io.BytesIO()
-    extra = {"lossless": True} if fmt == "webp" else {}
-    image.save(buf, format=_PIL_FORMATS[fmt], **extra)
-    return buf.getvalue()
-
-
-def _verify_image(path: Path) -> None:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-    except Exception as exc:  # Pillow raises many types for damaged files
-        raise BadInputError(f"{path.name} is not a complete image: {exc}") from None
-
-
-register(MediaKind(
-    name="image",
-    media_type=MediaType.IMAGE,
-    source_extensions=_image_extensions,
-    output_formats=tuple(_PIL_FORMATS),
-    encode=_encode_image,
-    decode=_decode_image,
-    verify_media=_verify_image,
-))
+    codec.decode(source, out, format=fmt)

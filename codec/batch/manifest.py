@@ -3,8 +3,8 @@
 Three forms, chosen by extension:
 
 * ``.txt``/``.lst``/``.list``: one path per line; blank lines and ``#`` comments ignored;
-* ``.csv``: a header row naming ``path`` and any of ``quality``, ``bpp``, ``model``,
-  ``format``, ``output``; empty cells leave the job's option in force;
+* ``.csv``: a header row naming ``path`` and any of ``quality``, ``bpp``, ``bitrate``,
+  ``model``, ``preset``, ``format``, ``output``; empty cells leave the job's option in force;
 * ``.jsonl``: one object per line with the same keys.
 
 Relative paths are relative to the manifest's folder; ``output`` is relative
@@ -25,7 +25,7 @@ from codec.batch.items import ItemOptions
 from codec.errors import BadInputError
 
 MANIFEST_EXTENSIONS = (".txt", ".lst", ".list", ".csv", ".jsonl")
-_OPTION_KEYS = {"quality": int, "bpp": float, "model": str, "format": str}
+_OPTION_KEYS = {"quality": float, "bpp": float, "model": str, "format": str, "bitrate": str, "preset": str}
 _KEYS = {"path", "output", *_OPTION_KEYS}
 
 
@@ -93,7 +93,7 @@ def _entry(line: int, row: dict | str, base: Path) -> ManifestEntry:
         options = ItemOptions(**{k: _OPTION_KEYS[k](v) for k, v in row.items() if k in _OPTION_KEYS})
     except (TypeError, ValueError) as exc:
         return ManifestEntry(line, None, error=f"bad option value: {exc}")
-    if options.quality is not None and options.bpp is not None:
-        return ManifestEntry(line, None, error="give a quality or a bpp, not both")
+    if sum(v is not None for v in (options.quality, options.bpp, options.bitrate)) > 1:
+        return ManifestEntry(line, None, error="give one of quality, bpp and bitrate")
     output = row.get("output")
     return ManifestEntry(line, base / row["path"], options, str(output) if output is not None else None)

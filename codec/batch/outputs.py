@@ -9,17 +9,14 @@ removes the temporaries of every item it visits.
 
 from __future__ import annotations
 
-import re
 from enum import Enum
 from pathlib import Path
 
 from codec.batch import kinds
-from codec.container import parse_container
+from codec.container.summary import scan
 from codec.errors import BadInputError
 from codec.io.atomic import TEMP_PREFIX
-
-# tempfile.mkstemp's random part: 8 characters from this alphabet
-_RANDOM_SUFFIX = r"\.[a-z0-9_]{8}"
+from codec.media import all_media
 
 
 class Overwrite(str, Enum):
@@ -34,23 +31,10 @@ def is_temporary(name: str) -> bool:
     return name.startswith(TEMP_PREFIX)
 
 
-def stale_temporaries(output: Path) -> list[Path]:
-    """Temporaries a killed run left for this output (and only this one)."""
-    pattern = re.compile(re.escape(TEMP_PREFIX + output.name) + _RANDOM_SUFFIX)
-    try:
-        return [p for p in output.parent.iterdir() if pattern.fullmatch(p.name)]
-    except OSError:
-        return []
-
-
-def remove_stale_temporaries(output: Path) -> None:
-    for path in stale_temporaries(output):
-        path.unlink(missing_ok=True)
-
-
 def verify_coded(path: Path) -> None:
-    """An .nmc file is complete when it parses and every checksum holds."""
-    parse_container(path.read_bytes())
+    """An .nmc file is complete when it parses and every checksum holds (read packet by packet)."""
+    with open(path, "rb") as f:
+        scan(f)
 
 
 def verify_output(path: Path) -> None:
@@ -59,10 +43,11 @@ def verify_output(path: Path) -> None:
         if kinds.is_coded_file(path):
             verify_coded(path)
             return
-        kind = next((k for k in kinds.all_kinds() if path.suffix.lower().lstrip(".") in k.output_formats), None)
-        if kind is None:
-            raise BadInputError(f"{path.name}: no media kind writes this extension")
-        kind.verify_media(path)
+        fmt = path.suffix.lower().lstrip(".")
+        medium = next((m for m in all_media() if fmt in m.output_formats()), None)
+        if medium is None:
+            raise BadInputError(f"{path.name}: no medium writes this extension")
+        medium.verify_file(path)
     except OSError as exc:
         raise BadInputError(f"cannot read {path.name}: {exc.strerror or exc}") from None
 

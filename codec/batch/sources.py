@@ -25,7 +25,7 @@ from codec.batch import kinds
 from codec.batch.items import Direction, FailureCategory, ItemOptions, Outcome, Status, WorkItem
 from codec.batch.manifest import is_manifest, read_manifest
 from codec.batch.outputs import is_temporary
-from codec.container import FILE_EXTENSION, ContainerReader
+from codec.container import FILE_EXTENSION
 from codec.errors import BadInputError, CodecError
 
 
@@ -72,7 +72,7 @@ class Plan:
                 rel = path.relative_to(self.input).as_posix()
                 if is_temporary(name) or not self._selected(rel, name):
                     continue
-                if kinds.is_coded_file(path) or kinds.kind_for_source(path) is not None:
+                if kinds.is_coded_file(path) or kinds.medium_for_source(path) is not None:
                     yield path
                 elif not count_only:
                     self.ignored += 1
@@ -120,12 +120,12 @@ def make_item(source: Path, output: Path, options: ItemOptions, *, rename: bool)
     """The item for one input; ``rename`` gives ``output`` the extension of the direction's result."""
     try:
         if kinds.is_coded_file(source):
-            kind = _kind_in_header(source)
+            kind = kinds.medium_in_header(source)
             fmt = options.format if rename or options.format else output.suffix.lstrip(".") or None
             fmt = kinds.check_format(kind, fmt)
             return WorkItem(source, output.with_suffix("." + fmt) if rename else output, Direction.DECODE,
                             kind.name, ItemOptions(format=fmt))
-        kind = kinds.kind_for_source(source)
+        kind = kinds.medium_for_source(source)
         if kind is None:
             raise BadInputError(f"not a kind of media this package encodes (extension {source.suffix or 'none'!r})")
         if not source.is_file():
@@ -134,15 +134,6 @@ def make_item(source: Path, output: Path, options: ItemOptions, *, rename: bool)
                         kind.name, options)
     except CodecError as exc:
         return rejected(source, str(exc), output)
-
-
-def _kind_in_header(path: Path) -> kinds.MediaKind:
-    try:
-        with open(path, "rb") as f:
-            header = ContainerReader(f).header
-    except OSError as exc:
-        raise BadInputError(f"cannot read: {exc.strerror or exc}") from None
-    return kinds.kind_for_media_type(header.media_type)
 
 
 def rejected(source: Path, reason: str, output: Path | None = None) -> Outcome:

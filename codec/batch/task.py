@@ -14,9 +14,10 @@ from pathlib import Path
 
 from codec.batch import kinds
 from codec.batch.items import Direction, FailureCategory, Outcome, Status, WorkItem
-from codec.batch.outputs import Overwrite, existing_output_problem, remove_stale_temporaries, verify_coded
+from codec.batch.outputs import Overwrite, existing_output_problem, verify_coded
 from codec.errors import BadInputError, CodecError, OutputError
-from codec.io.atomic import write_bytes_atomic
+from codec.io.atomic import atomic_output, remove_stale_temporaries
+from codec.media import medium_named
 
 
 def decide(item: WorkItem, policy: Overwrite) -> Outcome | None:
@@ -43,11 +44,14 @@ def process(item: WorkItem, policy: Overwrite) -> Outcome:
         if early is not None:
             return early
         size_in = item.source.stat().st_size
-        data, verify = _code(item)
         # decide() let an existing output through only if it may be replaced; a file that appears
         # meanwhile is not clobbered (atomic_output links instead of renaming when overwrite is False).
         replace = item.output.exists()
-        write_bytes_atomic(item.output, data, overwrite=replace, verify=verify)
+        with atomic_output(item.output, overwrite=replace, verify=_verifier(item)) as out:
+            _code(item, out)
+            size_out = out.tell()
+    except MemoryError:
+        return _failed(item, "not enough memory for this input", FailureCategory.INPUT)
     except BadInputError as exc:
         return _failed(item, str(exc), FailureCategory.INPUT)
     except OutputError as exc:
@@ -59,20 +63,23 @@ def process(item: WorkItem, policy: Overwrite) -> Outcome:
         return _failed(item, f"{exc.strerror or exc}: {exc.filename or item.source}", category)
     except Exception as exc:  # a bug: record it and keep the job going
         return _failed(item, f"internal error: {type(exc).__name__}: {exc}", FailureCategory.INTERNAL)
-    return Outcome(str(item.source), str(item.output), Status.DONE, bytes_in=size_in, bytes_out=len(data),
+    return Outcome(str(item.source), str(item.output), Status.DONE, bytes_in=size_in, bytes_out=size_out,
                    seconds=time.monotonic() - start)
 
 
-def _code(item: WorkItem):
-    """The output bytes and the check they must pass once written."""
+def _code(item: WorkItem, out) -> None:
+    """Stream the item's result into ``out``."""
     if item.direction is Direction.ENCODE:
-        return kinds.kind_named(item.kind).encode(item.source, item.options), verify_coded
-    kind = kinds.kind_named(item.kind)
-    try:
-        data = item.source.read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {item.source}: {exc.strerror or exc}") from None
-    return kind.decode(data, kinds.check_format(kind, item.options.format)), kind.verify_media
+        kinds.encode_to(item.kind, item.source, item.options, out)
+    else:
+        kinds.decode_to(item.source, kinds.check_format(medium_named(item.kind), item.options.format), out)
+
+
+def _verifier(item: WorkItem):
+    """The check an output must pass before it is renamed into place."""
+    if item.direction is Direction.ENCODE:
+        return verify_coded
+    return medium_named(item.kind).verify_file
 
 def _is_about(exc: OSError, path: Path) -> bool:
     return exc.filename is not None and os.fspath(exc.filename) == os.fspath(path)

@@ -1,55 +1,81 @@
-"""``codec decode FILE -o IMAGE``: decode an .nmc file; the image format follows the extension."""
+"""``codec decode FILE -o OUTPUT``: decode an .nmc file; the output format follows the extension.
+
+The file is read and validated packet by packet, so memory stays bounded
+whatever the input (even ``/dev/zero`` or a huge sparse file is refused at
+its first bytes). A damaged video or audio file decodes every intact item
+before the damage into the output, then reports the damage (exit 3).
+"""
 
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import time
 from pathlib import Path
 
-from PIL import Image
-
 from codec.cli import exitcodes
-from codec.cli.output import check_output, write_output
-from codec.errors import BadInputError, UsageError
+from codec.cli.options import add_declared, declared_values
+from codec.cli.output import check_output
+from codec.cli.progress import progress_for
+from codec.errors import BadInputError, CorruptStreamError
 
 NAME = "decode"
-HELP = "decode an .nmc file to an image (PNG by default; format from the output's extension)"
+HELP = "decode an .nmc file (image: PNG by default; the format follows the output's extension)"
 log = logging.getLogger("codec")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="an .nmc file")
-    parser.add_argument("-o", "--output", help="output image (default: INPUT with .png)")
+    from codec.media import all_media
+    from codec.zoo import families
+
+    parser.add_argument("input", help="an .nmc file, or - for standard input")
+    parser.add_argument("-o", "--output", help="output file (default: INPUT with the medium's default "
+                                               "extension; - for standard output with --format)")
+    parser.add_argument("--format", metavar="EXT", help="output format when the output's extension does not "
+                                                        "say (e.g. with -o -)")
     parser.add_argument("--threads", type=int, default=1, help="entropy-decoder threads")
-
-
-def _format_for(path: Path) -> str:
-    ext = path.suffix.lower()
-    formats = Image.registered_extensions()
-    if ext not in formats or formats[ext] not in Image.SAVE:
-        raise UsageError(f"cannot write images with extension {ext!r}; use .png, .bmp, .tiff, .webp, .jpg, ...")
-    return formats[ext]
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_declared(parser, [o for m in all_media() for o in m.decode_options] +
+                 [o for f in families() for o in f.decode_options])
 
 
 def run(args: argparse.Namespace) -> int:
-    from codec.api import decode_image
+    from codec.media import medium_for_output
+    from codec.stream import Reader
+    from codec.zoo import families
 
-    output = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
-    fmt = _format_for(output)
-    check_output(output, args.overwrite)
     start = time.monotonic()
-    try:
-        data = Path(args.input).read_bytes()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {args.input}: {exc.strerror or exc}") from None
-    try:
-        image = decode_image(data, output="pil", threads=args.threads)
-    except BadInputError as exc:
-        raise exc.in_file(args.input)
-    buf = io.BytesIO()
-    image.save(buf, format=fmt)
-    write_output(output, buf.getvalue(), args.overwrite)
-    log.info("%s -> %s: %dx%d (%.2fs)", args.input, output, image.width, image.height, time.monotonic() - start)
+    source = "-" if args.input == "-" else args.input
+    model_options = declared_values(args, [o for f in families() for o in f.decode_options])
+    with Reader(source, threads=args.threads, device=args.device, progress=progress_for(args),
+                model_options=model_options) as reader:
+        medium = reader.medium
+        default_format = args.format or medium.output_formats()[0]
+        output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix("." + default_format)))
+        if output == "-":
+            fmt = default_format
+        else:
+            fmt = args.format or medium_for_output(Path(output), reader.header.media_type)
+            check_output(Path(output), args.overwrite)
+        if fmt not in medium.output_formats():
+            raise BadInputError(f"{medium.name} cannot be written as {fmt!r}; "
+                                f"choose from {', '.join(medium.output_formats())}")
+        sink_options = {"overwrite": bool(args.overwrite), **declared_values(args, medium.decode_options)}
+        sink = medium.open_sink(output, fmt, reader.header.source, sink_options)
+        try:
+            for item in reader.decoded():
+                sink.write(item)
+        except CorruptStreamError as exc:
+            if reader.items and medium.name != "image":
+                sink.close()
+                raise CorruptStreamError(f"{exc}; the {reader.items} {medium.item_name}s before the damage "
+                                         f"were written to {output}") from None
+            sink.abort()
+            raise
+        except BaseException:
+            sink.abort()
+            raise
+        sink.close()
+    log.info("%s -> %s: %s, %d %s%s (%.2fs)", args.input, output, reader.header.model_id, reader.items,
+             medium.item_name, "" if reader.items == 1 else "s", time.monotonic() - start)
     return exitcodes.OK

@@ -1,4 +1,10 @@
-"""``codec encode IMAGE -o FILE``: compress an image with a learned codec."""
+"""``codec encode INPUT -o FILE``: compress an image, a video or an audio file with a learned codec.
+
+The medium follows the input (its extension, or ``--media``); the model is
+the medium's default or ``--model``. Options of the installed media and
+model families (``--max-pixels``, ``--intra-period``, ...) are added from
+their declarations, so a new family brings its own options.
+"""
 
 from __future__ import annotations
 
@@ -8,36 +14,70 @@ import time
 from pathlib import Path
 
 from codec.cli import exitcodes
-from codec.container import parse_container
-from codec.cli.output import check_output, write_output
-from codec.zoo import DEFAULT_IMAGE_MODEL, IMAGE_MODELS
+from codec.cli.options import add_declared, declared_values, rate_arguments, rate_options
+from codec.cli.output import check_output
+from codec.cli.progress import progress_for
 
 NAME = "encode"
-HELP = "compress an image to an .nmc file"
+HELP = "compress an image, video or audio file to an .nmc file"
 log = logging.getLogger("codec")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="image file (PNG, JPEG, WebP, TIFF, BMP, ...)")
-    parser.add_argument("-o", "--output", help="output file (default: INPUT with .nmc)")
-    rate = parser.add_mutually_exclusive_group()
-    rate.add_argument("-q", "--quality", type=int, metavar="N", help="quality level 1 (smallest) .. 8 (best); default 4")
-    rate.add_argument("--bpp", type=float, metavar="X", help="target bits per pixel of the whole file")
-    parser.add_argument("--model", default=DEFAULT_IMAGE_MODEL, choices=sorted(IMAGE_MODELS), help="model id")
+    from codec.media import all_media
+    from codec.zoo import families
+
+    parser.add_argument("input", help="media file (PNG, JPEG, ...; video and audio when their models are "
+                                      "installed), or - for standard input with --media")
+    parser.add_argument("-o", "--output", help="output file (default: INPUT with .nmc; - for standard output)")
+    rate_arguments(parser)
+    parser.add_argument("--model", metavar="ID", help="model id (id or id@revision) or family name; "
+                                                      "default: the medium's default ('codec models' lists them)")
+    parser.add_argument("--media", choices=[m.name for m in all_media()],
+                        help="the input's medium when its extension does not tell")
+    parser.add_argument("--preset", default="fast", help="encoder effort: fast (default), medium, slow; "
+                                                         "the file and the decoder are the same")
+    parser.add_argument("--time-limit", type=float, metavar="S", help="stop encode-time optimisation after S "
+                                                                      "seconds and code the best result so far")
     parser.add_argument("--threads", type=int, default=1, help="entropy-coder threads (the file is the same)")
-
-
-def _verify(path: Path) -> None:
-    parse_container(path.read_bytes())
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    add_declared(parser, [o for m in all_media() for o in m.encode_options] +
+                 [o for f in families() for o in f.encode_options])
 
 
 def run(args: argparse.Namespace) -> int:
-    from codec.api import encode_image
+    from codec.media import medium_named
+    from codec.stream import Writer, media_of
+    from codec.zoo import families
 
-    output = Path(args.output) if args.output else Path(args.input).with_suffix(".nmc")
-    check_output(output, args.overwrite)
+    media = media_of(args.input, args.media)
+    medium = medium_named(media)
+    output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix(".nmc")))
+    if output != "-":
+        check_output(Path(output), args.overwrite)
+    source_options = declared_values(args, medium.encode_options)
+    model_options = declared_values(args, [o for f in families(medium.media_type) for o in f.encode_options])
+    progress = progress_for(args)
     start = time.monotonic()
-    data = encode_image(args.input, quality=args.quality, bpp=args.bpp, model=args.model, threads=args.threads)
-    write_output(output, data, args.overwrite, verify=_verify)
-    log.info("%s -> %s: %d bytes (%.2fs)", args.input, output, len(data), time.monotonic() - start)
+    source_arg = _stdin() if args.input == "-" else args.input
+    with medium.open_source(source_arg, source_options) as source:
+        for note in getattr(source, "notes", ()):
+            log.info("%s: %s", args.input, note)
+        with Writer(output, media=media, model=args.model, source=source.info, preset=args.preset,
+                    threads=args.threads, device=args.device, time_limit=args.time_limit, progress=progress,
+                    overwrite=bool(args.overwrite), model_options=model_options,
+                    **rate_options(args, medium.rate_unit)) as writer:
+            for item in source:
+                writer.write(item)
+    size = writer.bytes_written
+    rate = medium.rate(size, source.info, frames=writer.items)
+    rate_text = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in rate.items())
+    log.info("%s -> %s: %s, %d bytes, %s (%.2fs)", args.input, output, writer.model.entry.full_id, size,
+             rate_text, time.monotonic() - start)
     return exitcodes.OK
+
+
+def _stdin():
+    import sys
+
+    return sys.stdin.buffer

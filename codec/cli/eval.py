@@ -11,6 +11,7 @@ import shlex
 from pathlib import Path
 
 from codec.cli import exitcodes
+from codec.cli.options import add_global_options
 from codec.errors import UsageError
 from codec.eval.codecs import all_codecs, select
 
@@ -34,8 +35,8 @@ def _add_image(sub) -> None:
     p.add_argument("--codecs", type=_codec_list, metavar="A,B,...",
                    help=f"codecs to run (default: all): {', '.join(all_codecs())}")
     p.add_argument("--out", type=Path, metavar="DIR",
-                   help="results folder (default: evaluation/<dataset name>); results there are replaced, "
-                        "measurements cached in DIR/.cache are reused")
+                   help="results folder (default: eval-results/<dataset name>, never the committed scoreboard "
+                        "in evaluation/); results there are replaced, measurements cached in DIR/.cache are reused")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="encode N tasks in parallel")
     p.add_argument("--published", action="append", type=Path, default=[], metavar="FILE",
                    help="a published curve (CompressAI JSON format) to draw and compare; repeatable")
@@ -50,12 +51,10 @@ def _add_image(sub) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from codec.cli.main import _add_global_options  # the frame's own options, for the nested parser too
-
     sub = parser.add_subparsers(dest="medium", metavar="MEDIUM", parser_class=type(parser), required=True)
     _add_image(sub)
     for p in sub.choices.values():
-        _add_global_options(p, suppress=True)
+        add_global_options(p, suppress=True)
 
 
 def _recorded_command(args: argparse.Namespace) -> str:
@@ -79,8 +78,13 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise UsageError("-j needs a positive number")
     tools = {"vvc_encoder": args.vvc_encoder, "vtm_config": args.vtm_config}
-    codecs = select(args.codecs, **tools)
-    out = args.out or Path("evaluation") / Path(args.dataset).resolve().name
+    codecs = select(args.codecs, medium=args.medium, **tools)
+    in_run = {c.name for c in codecs} | {p.stem for p in args.published}
+    missing = [a for a in args.anchor if a not in in_run]
+    if missing:
+        raise UsageError(f"BD anchor {missing[0]!r} is not in this run: add it to --codecs (or --published), "
+                         f"or choose one of: {', '.join(sorted(in_run))}")
+    out = args.out or Path("eval-results") / Path(args.dataset).resolve().name
     request = Request(medium=args.medium, dataset=Path(args.dataset), codecs=codecs, out=out, jobs=args.jobs,
                       published=tuple(args.published), anchors=tuple(args.anchor),
                       use_cache=not args.no_cache, progress=not args.quiet, command=_recorded_command(args))

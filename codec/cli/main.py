@@ -17,10 +17,11 @@ from collections.abc import Sequence
 
 from codec import __version__
 from codec.cli import eval as eval_command
-from codec.cli import decode, encode, exitcodes, info, train, transcode
+from codec.cli import decode, encode, exitcodes, info, models, train, transcode
+from codec.cli.options import add_global_options
 from codec.errors import BadInputError, CodecError, OutputError, UsageError
 
-SUBCOMMANDS = (encode, decode, info, eval_command, train, transcode)
+SUBCOMMANDS = (encode, decode, info, models, transcode, eval_command, train)
 log = logging.getLogger("codec")
 
 
@@ -31,29 +32,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}\nTry '{self.prog} --help'.")
 
 
-def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """Options every subcommand accepts, before or after its name."""
-    def default(value):
-        return argparse.SUPPRESS if suppress else value
-
-    group = parser.add_argument_group("general options")
-    verbosity = group.add_mutually_exclusive_group()
-    verbosity.add_argument("--quiet", action="store_true", default=default(False),
-                           help="print errors only")
-    verbosity.add_argument("-v", "--verbose", action="store_true", default=default(False),
-                           help="print progress details")
-    overwrite = group.add_mutually_exclusive_group()
-    # None (neither flag) lets each command apply its default: single-file commands refuse an
-    # existing output, transcode keeps complete outputs and redoes damaged ones.
-    overwrite.add_argument("-y", dest="overwrite", action="store_const", const=True, default=default(None),
-                           help="overwrite output files without asking")
-    overwrite.add_argument("-n", dest="overwrite", action="store_const", const=False, default=default(None),
-                           help="never overwrite output files (for single files also the default: an "
-                                "existing output is an error)")
-    group.add_argument("--debug", action="store_true", default=default(False),
-                       help="show tracebacks for errors (for bug reports)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="codec",
@@ -62,12 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
                "130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"codec {__version__}")
-    _add_global_options(parser, suppress=False)
+    add_global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in SUBCOMMANDS:
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
-        _add_global_options(p, suppress=True)
+        add_global_options(p, suppress=True)
         p.set_defaults(run=module.run)
     return parser
 
@@ -99,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("codec: interrupted", file=sys.stderr)
         return exitcodes.INTERRUPTED
+    except MemoryError:
+        if debug:
+            traceback.print_exc()
+        print("codec: error: not enough memory for this input", file=sys.stderr)
+        return exitcodes.BAD_INPUT
     except CodecError as exc:
         if debug:
             traceback.print_exc()

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace, cfg, workdir: Path) -> int:
-    from codec.models.image.export import export_checkpoint
+    from codec.models.image.hyperprior.export import export_checkpoint
 
     checkpoint = workdir / "checkpoint.pt"
     if not checkpoint.exists():

@@ -20,8 +20,11 @@ from codec.batch.job import FAILURES_NAME, JobSpec, dry_run, run_job
 from codec.batch.outputs import Overwrite
 from codec.batch.report import summary_line, terminal
 from codec.cli import exitcodes
+from codec.cli.options import rate_arguments
 from codec.errors import UsageError
-from codec.zoo import DEFAULT_IMAGE_MODEL, IMAGE_MODELS
+from codec.media import all_media
+from codec.stream import parse_bitrate
+from codec.zoo import families, installed_models
 
 NAME = "transcode"
 HELP = "encode or decode many files (a file, a folder or a manifest), resumably and in parallel"
@@ -34,7 +37,7 @@ it. -y redoes everything; -n never replaces an existing output (a damaged one
 is then reported as a failure).
 
 Manifests (.txt/.lst one path per line, .csv with a 'path' column, .jsonl
-objects) may give per-item quality, bpp, model, format and output.
+objects) may give per-item quality, bpp, bitrate, model, preset, format and output.
 
 Failed items are listed in {FAILURES_NAME} in the output folder (or --failures).
 Exit codes: 0 all done or skipped, 3 some inputs failed, 4 some outputs could
@@ -50,11 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only folder files matching GLOB (path relative to INPUT, or name); repeatable")
     parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                         help="skip folder files matching GLOB; repeatable")
-    rate = parser.add_mutually_exclusive_group()
-    rate.add_argument("-q", "--quality", type=int, metavar="N", help="quality level 1 .. 8 (default 4)")
-    rate.add_argument("--bpp", type=float, metavar="X", help="target bits per pixel of each file")
-    parser.add_argument("--model", choices=sorted(IMAGE_MODELS), help=f"model id (default {DEFAULT_IMAGE_MODEL})")
-    parser.add_argument("--format", metavar="EXT", help="format of decoded files: png (default), webp, tiff, bmp")
+    rate_arguments(parser)
+    parser.add_argument("--model", metavar="ID", help="model id or family name (default: each medium's default; "
+                                                      "'codec models' lists them)")
+    parser.add_argument("--preset", help="encoder effort: fast (default), medium, slow")
+    parser.add_argument("--format", metavar="EXT", help="format of decoded files (default: the medium's first: "
+                                                        "png for images)")
     parser.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel workers (default: every core)")
     parser.add_argument("--engine", choices=sorted(ENGINES), default="local",
                         help="local process pool (default) or a Ray cluster")
@@ -67,15 +71,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _spec(args: argparse.Namespace) -> JobSpec:
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("-j must be at least 1")
-    if args.quality is not None and not 1 <= args.quality <= 8:
-        raise UsageError(f"quality must be 1..8, got {args.quality}")
+    if args.quality is not None and not args.quality > 0:
+        raise UsageError(f"quality must be positive, got {args.quality}")
     if args.bpp is not None and not args.bpp > 0:
         raise UsageError(f"target bpp must be positive, got {args.bpp}")
-    if args.format is not None and args.format.lower().lstrip(".") not in ("png", "webp", "tiff", "bmp"):
-        raise UsageError(f"--format must be png, webp, tiff or bmp, got {args.format!r}")
+    if args.bitrate is not None:
+        parse_bitrate(args.bitrate)
+    if args.model is not None:
+        known = {m.entry.id for m in installed_models()} | {m.entry.full_id for m in installed_models()} | \
+            {f.name for f in families()}
+        if args.model not in known:
+            raise UsageError(f"unknown model {args.model!r}; installed: {', '.join(sorted(known))}")
+    if args.format is not None:
+        fmt = args.format.lower().lstrip(".")
+        if not any(fmt in m.output_formats() for m in all_media()):
+            raise UsageError(f"no medium writes --format {args.format!r}")
     return JobSpec(
         input=Path(args.input), output=Path(args.output),
-        options=ItemOptions(args.quality, args.bpp, args.model, args.format),
+        options=ItemOptions(args.quality, args.bpp, args.model, args.format, args.bitrate, args.preset),
         include=args.include or ("*",), exclude=args.exclude,
         overwrite=_policy(args.overwrite), workers=args.jobs, engine=args.engine, address=args.address,
         failures=Path(args.failures) if args.failures else None,

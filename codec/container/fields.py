@@ -38,6 +38,7 @@ FIELDS: tuple[FieldDef, ...] = (
     FieldDef(4, "codec_params", "bytes", True, False),
     FieldDef(5, "quality", "uint", False, False),
     FieldDef(6, "encoder", "utf8", False, False),
+    FieldDef(7, "packet_layout", "uint", True, False),
     FieldDef(10, "width", "uint", True, True),
     FieldDef(11, "height", "uint", True, True),
     FieldDef(12, "bit_depth", "uint", True, True),

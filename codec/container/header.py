@@ -5,7 +5,7 @@ Layout (all integers little-endian; see ``bitstream/SPEC.md`` section 3)::
     magic          8 bytes  89 4E 4D 43 0D 0A 1A 0A  ("\\x89NMC\\r\\n\\x1a\\n")
     version_major  u8
     version_minor  u8
-    fields_length  u32      byte length of the field list, at most MAX_HEADER_FIELDS_BYTES
+    fields_length  u32      byte length of the field list, 1..MAX_HEADER_FIELDS_BYTES
     fields         tag-length-value list (``codec.container.fields``)
     header_crc     u32      CRC-32C of every byte above
 """
@@ -17,12 +17,15 @@ from dataclasses import dataclass, field, fields as dc_fields
 
 from codec.container.checksum import crc32c
 from codec.container.fields import BY_NAME, BY_TAG, decode_value, encode_value
+from codec.container.packet import LAYOUT_1_0, LAYOUT_1_1, LAYOUTS
 from codec.container.source import ChromaFormat, MediaType, SourceInfo, validate_source
 from codec.container.varint import decode_varint, encode_varint
 from codec.errors import CorruptStreamError, UnsupportedVersionError
 
 MAGIC = b"\x89NMC\r\n\x1a\n"
-VERSION = (1, 0)
+VERSION = (1, 1)
+#: Format 1.0: the version and packet layout of files written before 1.1 (conformance files use it).
+VERSION_1_0 = (1, 0)
 FILE_EXTENSION = ".nmc"
 MIME_TYPE = "application/x-nmc"
 MAX_HEADER_FIELDS_BYTES = 1 << 16
@@ -42,17 +45,22 @@ class FileHeader:
     quality: int | None = None
     encoder: str | None = None
     version: tuple[int, int] = VERSION
+    # 0: the packets of format 1.0; 1: those of 1.1 (signed pts, durations, ancillary packets, trailer).
+    packet_layout: int = LAYOUT_1_1
     # Optional fields this reader does not know, kept as (tag, value) so tools can show them.
     unknown_fields: tuple[tuple[int, bytes], ...] = field(default=())
 
     def to_bytes(self) -> bytes:
         """Serialize; validates first, so an invalid header is never written."""
         _check_identity(self, offset=None)
+        if self.packet_layout not in LAYOUTS:
+            raise ValueError(f"unknown packet layout {self.packet_layout}")
         validate_source(self.media_type, self.source)
         body = bytearray()
         values = {"media_type": int(self.media_type), "model_id": self.model_id,
                   "model_digest": self.model_digest, "codec_params": self.codec_params or None,
-                  "quality": self.quality, "encoder": self.encoder}
+                  "quality": self.quality, "encoder": self.encoder,
+                  "packet_layout": self.packet_layout if self.packet_layout != LAYOUT_1_0 else None}
         for f in dc_fields(SourceInfo):
             values[f.name] = getattr(self.source, f.name)
         for name, value in values.items():
@@ -93,8 +101,11 @@ def parse_header(read, *, file_size: int | None = None) -> tuple[FileHeader, int
         raise UnsupportedVersionError(
             f"file format version {major}.{minor} is not supported by this reader "
             f"(it reads {VERSION[0]}.x); use a matching release of the codec package")
-    if body_len > MAX_HEADER_FIELDS_BYTES or (file_size is not None and _FIXED.size + body_len + 4 > file_size):
-        raise CorruptStreamError(f"header length {body_len} is invalid", offset=10)
+    if body_len == 0 or body_len > MAX_HEADER_FIELDS_BYTES:
+        raise CorruptStreamError(f"header length {body_len} is invalid (1..{MAX_HEADER_FIELDS_BYTES})", offset=10)
+    if file_size is not None and _FIXED.size + body_len + 4 > file_size:
+        raise CorruptStreamError(f"truncated file header: it needs {_FIXED.size + body_len + 4} bytes, "
+                                 f"the file has {file_size}", offset=file_size)
     body = read(body_len)
     crc_bytes = read(4)
     if len(body) < body_len or len(crc_bytes) < 4:
@@ -109,6 +120,7 @@ def parse_header(read, *, file_size: int | None = None) -> tuple[FileHeader, int
 def _parse_fields(body: bytes, version: tuple[int, int]) -> FileHeader:
     values: dict[str, object] = {}
     unknown: list[tuple[int, bytes]] = []
+    seen_unknown: set[int] = set()
     pos = 0
     base = _FIXED.size
     while pos < len(body):
@@ -124,6 +136,9 @@ def _parse_fields(body: bytes, version: tuple[int, int]) -> FileHeader:
                 raise UnsupportedVersionError(
                     f"file uses critical header field {tag >> 1} that this reader does not know; "
                     f"it needs a newer release of the codec package")
+            if tag in seen_unknown:
+                raise CorruptStreamError(f"header tag {tag} appears twice", offset=base + field_start)
+            seen_unknown.add(tag)
             unknown.append((tag, bytes(data)))
         elif fdef.name in values:
             raise CorruptStreamError(f"header field '{fdef.name}' appears twice", offset=base + field_start)
@@ -138,6 +153,7 @@ def _parse_fields(body: bytes, version: tuple[int, int]) -> FileHeader:
         media_type = MediaType(values.pop("media_type"))
     except ValueError:
         raise CorruptStreamError("unknown media type", offset=base) from None
+    seen = set(values)
     source_names = {f.name for f in dc_fields(SourceInfo)}
     source_values = {k: values.pop(k) for k in list(values) if k in source_names}
     if "chroma_format" in source_values:
@@ -147,7 +163,14 @@ def _parse_fields(body: bytes, version: tuple[int, int]) -> FileHeader:
             raise CorruptStreamError("unknown chroma format", offset=base) from None
     source = SourceInfo(**source_values)
     validate_source(media_type, source, offset=base)
-    header = FileHeader(media_type=media_type, source=source, version=version,
+    layout = values.pop("packet_layout", LAYOUT_1_0)
+    if layout not in LAYOUTS:
+        raise UnsupportedVersionError(f"file uses packet layout {layout}, which this reader does not know; "
+                                      f"it needs a newer release of the codec package")
+    if layout == LAYOUT_1_0 and "packet_layout" in seen:
+        raise CorruptStreamError("header field 'packet_layout' must not be 0 (omit it for format 1.0)",
+                                 offset=base)
+    header = FileHeader(media_type=media_type, source=source, version=version, packet_layout=layout,
                         unknown_fields=tuple(unknown), **values)
     _check_identity(header, offset=base)
     return header

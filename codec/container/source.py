@@ -6,6 +6,7 @@ HEVC/AV1/VVC/PNG cICP), so a decoder can hand them to any player unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from fractions import Fraction
@@ -84,6 +85,15 @@ REQUIRED_FIELDS: dict[MediaType, tuple[str, ...]] = {
 }
 
 
+_VISUAL = frozenset(_VISUAL_REQUIRED)
+#: The source fields each media type may carry; any other is an error (a reader would not know its meaning).
+ALLOWED_FIELDS: dict[MediaType, frozenset[str]] = {
+    MediaType.IMAGE: _VISUAL,
+    MediaType.VIDEO: _VISUAL | {"time_base", "frame_rate", "frame_count", "duration"},
+    MediaType.AUDIO: frozenset({"sample_rate", "channels", "channel_layout", "duration"}),
+}
+
+
 def validate_source(media_type: MediaType, source: SourceInfo, *, offset: int | None = None) -> None:
     """Check that ``source`` is complete and within the limits for ``media_type``.
 
@@ -96,6 +106,9 @@ def validate_source(media_type: MediaType, source: SourceInfo, *, offset: int | 
     for name in REQUIRED_FIELDS[media_type]:
         if getattr(source, name) is None:
             fail(f"{media_type.name.lower()} file lacks required field '{name}'")
+    for f in dataclasses.fields(SourceInfo):
+        if getattr(source, f.name) is not None and f.name not in ALLOWED_FIELDS[media_type]:
+            fail(f"field '{f.name}' does not belong to a {media_type.name.lower()} file")
     if media_type in (MediaType.IMAGE, MediaType.VIDEO):
         if not (1 <= source.width <= MAX_DIMENSION and 1 <= source.height <= MAX_DIMENSION):
             fail(f"dimensions {source.width}x{source.height} outside 1..{MAX_DIMENSION}")

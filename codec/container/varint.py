@@ -51,3 +51,16 @@ def decode_varint(buf: bytes | memoryview, pos: int, *, base_offset: int = 0) ->
             return value, pos
         shift += 7
     raise CorruptStreamError("varint longer than 10 bytes", offset=base_offset + start)
+
+
+def encode_svarint(value: int) -> bytes:
+    """Encode a signed integer of magnitude below 2**63 as a zigzag varint (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...)."""
+    if not -(1 << 63) <= value < (1 << 63):
+        raise ValueError(f"signed varint out of range: {value}")
+    return encode_varint(2 * value if value >= 0 else -2 * value - 1)
+
+
+def decode_svarint(buf: bytes | memoryview, pos: int, *, base_offset: int = 0) -> tuple[int, int]:
+    """Decode one zigzag varint; return ``(value, next_pos)``."""
+    raw, pos = decode_varint(buf, pos, base_offset=base_offset)
+    return (raw >> 1) ^ -(raw & 1), pos

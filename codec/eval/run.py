@@ -54,7 +54,7 @@ def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
     curves = [curve for c in measured
               if (curve := average(c.name, c.label, items[c.name], c.rate_points, medium)) is not None]
     curves += [curve for curve, _ in published]
-    anchors = list(request.anchors) or [n for n in (DEFAULT_ANCHOR,) if any(c.name == n for c in curves)]
+    anchors = list(request.anchors) or default_anchors(curves)
     results = {
         "conditions": {
             "dataset": dataset.describe(),
@@ -79,6 +79,15 @@ def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
              f"{len(outcome.broken_items)} unreadable items, {len(outcome.failures)} failed tasks, "
              f"{len(outcome.skipped_codecs)} codecs skipped; results in {request.out}")
     return results, files
+
+
+def default_anchors(curves) -> list[str]:
+    """x265 intra when it ran, else the first measured baseline (not one of ours), else the first curve."""
+    measured = [c.name for c in curves if not c.published]
+    if DEFAULT_ANCHOR in measured:
+        return [DEFAULT_ANCHOR]
+    baselines = [n for n in measured if not n.startswith("nmc-")]
+    return (baselines or measured)[:1]
 
 
 def _why_nothing(outcome: Outcome) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from codec.errors import UsageError
-from codec.models.image.hyperprior import HyperpriorConfig
+from codec.models.image.hyperprior.network import HyperpriorConfig
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ import math
 
 import torch
 
-from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
+from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
 
 NEW_SCALE = 2.0             # initial predicted scale of a new latent channel (its mean starts at 0)
 NEW_ANALYSIS_GAIN = 3.0     # new analysis filters: the default initialisation, this much larger

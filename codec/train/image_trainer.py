@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from codec.io.atomic import atomic_output
-from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
-from codec.models.image.model_file import float_state_dict, load_model_file
+from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
+from codec.models.image.hyperprior.model_file import float_state_dict, load_model_file
 from codec.train.config import TrainConfig
 from codec.train.crops import CropSampler
 from codec.train.grow import grow_state_dict

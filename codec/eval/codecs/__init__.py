@@ -7,11 +7,11 @@ Each module listed in ``MODULES`` has ``codecs(**tools) -> list[Codec]``;
 
 from __future__ import annotations
 
-from codec.eval.codecs import avif, jpeg, nmc_image, svtav1, vvc, webp, x265
+from codec.eval.codecs import avif, jpeg, nmc, svtav1, vvc, webp, x265
 from codec.eval.codecs.base import Codec
 from codec.errors import UsageError
 
-MODULES = (nmc_image, jpeg, webp, avif, x265, svtav1, vvc)
+MODULES = (nmc, jpeg, webp, avif, x265, svtav1, vvc)
 
 
 def all_codecs(**tools: str | None) -> dict[str, Codec]:
@@ -19,14 +19,18 @@ def all_codecs(**tools: str | None) -> dict[str, Codec]:
     return {c.name: c for module in MODULES for c in module.codecs(**tools)}
 
 
-def select(names: list[str] | None, **tools: str | None) -> list[Codec]:
-    """The codecs called ``names`` (all when None), in the order given."""
+def select(names: list[str] | None, medium: str = "image", **tools: str | None) -> list[Codec]:
+    """The codecs called ``names`` (when None: every codec of ``medium`` that runs by default), in order."""
     known = all_codecs(**tools)
     if names is None:
-        return list(known.values())
+        return [c for c in known.values() if c.medium == medium and getattr(c, "default", True)]
     unknown = [n for n in names if n not in known]
     if unknown:
         raise UsageError(f"unknown codec {', '.join(unknown)}; known: {', '.join(known)}")
+    wrong = [n for n in names if known[n].medium != medium]
+    if wrong:
+        raise UsageError(f"{', '.join(wrong)} code{'s' if len(wrong) == 1 else ''} {known[wrong[0]].medium}, "
+                         f"not {medium}")
     return [known[n] for n in names]
 
 

@@ -31,6 +31,8 @@ class Codec(ABC):
     rate_parameter: str
     #: the rate points, from low to high rate
     rate_points: tuple[int, ...]
+    #: whether ``codec eval`` runs it when no ``--codecs`` are named
+    default: bool = True
 
     def unavailable(self) -> str | None:
         """Why this codec cannot run here (a missing encoder), or None when it can."""

@@ -19,7 +19,7 @@ checkerboard context, Cui et al. 2021 gain units for variable rate):
 This module is the float model used for training. Everything that decides
 entropy-coding probabilities at coding time (``h_s``, ``context``,
 ``entropy_parameters``) is converted to exact integer arithmetic by
-``codec.models.image.integer_path``; ``g_s`` stays in floating point because
+``codec.models.image.hyperprior.integer_path``; ``g_s`` stays in floating point because
 it only changes pixels.
 """
 

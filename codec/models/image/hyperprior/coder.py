@@ -14,7 +14,6 @@ bit-exact wherever it runs.
 from __future__ import annotations
 
 import copy
-import struct
 
 import numpy as np
 import torch
@@ -22,29 +21,14 @@ import torch
 from codec.entropy import decode as rans_decode
 from codec.entropy import encode as rans_encode
 from codec.errors import CorruptStreamError
-from codec.models.image.hyperprior import pad_to_multiple
-from codec.models.image.integer_path import Y_FRACTION, Z_FRACTION
-from codec.models.image.model_file import LoadedModel
-from codec.models.image.tiling import tiled
+from codec.models.image.hyperprior.network import pad_to_multiple
+from codec.models.image.hyperprior.integer_path import Y_FRACTION, Z_FRACTION
+from codec.models.image.hyperprior.model_file import LoadedModel
+from codec.nn.tiling import tiled
 from codec.nn.checkerboard import anchor_mask
 
 TILE_PIXELS = 512     # analysis/synthesis tile (bounds memory for large photos)
 HALO_PIXELS = 64
-PARAMS_VERSION = 1
-LEVEL_STEPS = 256     # the level is stored in 1/256 steps
-
-
-def encode_params(level: float) -> bytes:
-    return struct.pack("<BH", PARAMS_VERSION, round(level * LEVEL_STEPS))
-
-
-def decode_params(data: bytes, levels: int) -> float:
-    if len(data) != 3 or data[0] != PARAMS_VERSION:
-        raise CorruptStreamError("unknown codec parameters for this model")
-    (steps,) = struct.unpack_from("<H", data, 1)
-    if steps > (levels - 1) * LEVEL_STEPS:
-        raise CorruptStreamError(f"quality level {steps / LEVEL_STEPS} out of range")
-    return steps / LEVEL_STEPS
 
 
 class HyperpriorCoder:

@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from codec.entropy.cdf import gaussian_pmf, log_scale_grid, table_arrays
-from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
-from codec.models.image.integer_path import IntegerEntropyPath
-from codec.models.image.model_file import save_model_file
+from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
+from codec.models.image.hyperprior.integer_path import IntegerEntropyPath
+from codec.models.image.hyperprior.model_file import save_model_file
 from codec.train.crops import IMAGE_SUFFIXES
 
 SCALE_GRID = (0.11, 256.0, 64)  # min, max, count of the y tables

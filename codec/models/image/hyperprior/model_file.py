@@ -20,13 +20,13 @@ import torch
 from safetensors.torch import load, save_file
 
 from codec.entropy import CdfTables
-from codec.models.image.hyperprior import HyperpriorConfig, HyperpriorImageModel
-from codec.models.image.integer_path import IntegerEntropyPath
+from codec.models.image.hyperprior.family import FORMAT
+from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
+from codec.models.image.hyperprior.integer_path import IntegerEntropyPath
 from codec.nn.integer import IntegerConv
 
 # Stored in floating point; z_loc and z_log_scale only to continue training (coding uses int.z_loc and the tables).
 FLOAT_PREFIXES = ("g_a.", "h_a.", "g_s.", "log_gain", "log_inverse_gain", "z_loc", "z_log_scale")
-FORMAT = "nmc-hyperprior-v1"
 
 
 @dataclass
@@ -82,11 +82,17 @@ def save_model_file(path: str | Path, model_id: str, model: HyperpriorImageModel
 def _conv(tensors: dict[str, torch.Tensor], name: str, meta: dict) -> IntegerConv:
     return IntegerConv(tensors[f"{name}.weight"].to(torch.int64), tensors[f"{name}.bias"],
                        tensors[f"{name}.shift"], meta["stride"], meta["transposed"], meta["relu"],
-                       meta["f_in"], meta["f_out"])
+                       meta.get("f_in"), meta.get("f_out"))  # absent in revision 1: only training needs them
 
 
 def load_model_file(path: str | Path) -> LoadedModel:
-    data = Path(path).read_bytes()  # read once: the digest is of exactly these bytes
+    """Load a weights file from disk (read once: the digest is of exactly these bytes)."""
+    return load_model_bytes(Path(path).read_bytes(), str(path))
+
+
+def load_model_bytes(data: bytes, name: str = "weights file") -> LoadedModel:
+    """Build a :class:`LoadedModel` from the bytes of a weights file; its digest is their SHA-256."""
+    path = name
     digest = hashlib.sha256(data).digest()
     try:
         (header_length,) = struct.unpack_from("<Q", data)
@@ -99,7 +105,9 @@ def load_model_file(path: str | Path) -> LoadedModel:
     config = HyperpriorConfig.from_dict(json.loads(metadata["config"]))
     model = HyperpriorImageModel(config)
     float_state = {k: v.to(torch.float32) for k, v in tensors.items() if k.startswith(FLOAT_PREFIXES)}
-    missing = [k for k in model.state_dict() if k.startswith(FLOAT_PREFIXES) and k not in float_state]
+    # z_loc and z_log_scale serve training only (revision 1 files lack them); the rest is needed to code.
+    missing = [k for k in model.state_dict() if k.startswith(FLOAT_PREFIXES) and not k.startswith("z_")
+               and k not in float_state]
     if missing:
         raise ValueError(f"{path} lacks tensors {missing[:3]}...")
     model.load_state_dict(float_state, strict=False)
