@@ -171,6 +171,22 @@ class DecodeOptions:
 
 
 @dataclass(frozen=True)
+class TrainRequest:
+    """What ``codec train`` asks of a family (resumable bursts, as the image trainer does)."""
+
+    config: Path
+    workdir: Path
+    resume: bool = False
+    init_from: Path | None = None
+    data: tuple[str, ...] | None = None   # training folders overriding the config's
+    steps: int | None = None              # total steps of the schedule, overriding the config's
+    max_minutes: float | None = None      # stop (with a checkpoint) after this long
+    device: str = "auto"
+    export: Path | None = None            # instead of training: write a weights file from the checkpoint
+    model_id: str | None = None           # the id --export writes into the weights file
+
+
+@dataclass(frozen=True)
 class CodedPacket:
     """What an encoder session hands to the container: segments plus timing."""
 
@@ -288,6 +304,10 @@ class Family(ABC):
         Raises :class:`~codec.errors.CorruptStreamError` when they are not
         valid. Must be cheap: no weights, no torch.
         """
+
+    def train(self, request: TrainRequest) -> None:
+        """Train (or export) this family's model; families without training say so."""
+        raise UsageError(f"the {self.name} family has nothing to train")
 
     def weights_path(self, entry: ModelEntry) -> Path | None:
         if entry.weights is None:

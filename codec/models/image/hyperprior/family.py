@@ -12,7 +12,7 @@ from typing import Any
 from codec.container.header import FileHeader
 from codec.container.source import MediaType
 from codec.errors import CorruptStreamError
-from codec.models.base import Exactness, Family, Model, ModelEntry, RateControl
+from codec.models.base import Exactness, Family, Model, ModelEntry, RateControl, TrainRequest
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[3] / "weights"
 FORMAT = "nmc-hyperprior-v1"
@@ -58,6 +58,11 @@ class HyperpriorFamily(Family):
         from codec.models.image.hyperprior.session import HyperpriorModel
 
         return HyperpriorModel(self, entry, weights)
+
+    def train(self, request: TrainRequest) -> None:
+        from codec.models.image.hyperprior.training import train
+
+        train(request)
 
     def check_params(self, header: FileHeader) -> dict[str, Any]:
         level = decode_params(header.codec_params)
