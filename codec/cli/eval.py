@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 
 from codec.cli import exitcodes
-from codec.cli.options import add_global_options
+from codec.cli.options import add_declared, add_global_options, declared_values
 from codec.errors import UsageError
 from codec.eval.codecs import all_codecs, select
 
@@ -26,14 +26,24 @@ def _codec_list(text: str) -> list[str]:
     return names
 
 
-def _add_image(sub) -> None:
-    p = sub.add_parser("image", help="still images: RGB PSNR and MS-SSIM against bits per pixel",
-                       description="Encode every image of a dataset with each codec at each of its rate "
-                                   "points, decode to 8-bit RGB and measure; write JSON, CSV, a "
-                                   "Markdown BD table and PNG plots into --out.")
-    p.add_argument("--dataset", required=True, metavar="DIR", help="folder of 8-bit RGB images (PNG, PPM, ...)")
+_DESCRIPTIONS = {
+    "image": "still images: RGB PSNR and MS-SSIM against bits per pixel",
+    "video": "video: PSNR-YUV, PSNR-Y, PSNR-RGB and MS-SSIM-Y against kbit/s",
+    "audio": "audio: perceptual and signal metrics against kbit/s",
+}
+
+
+def _add_medium(sub, medium) -> None:
+    name = medium.name
+    p = sub.add_parser(name, help=_DESCRIPTIONS.get(name, name),
+                       description="Encode every item of a dataset with each codec at each of its rate points, "
+                                   "decode and measure; write JSON, CSV, a Markdown BD table and PNG plots "
+                                   "into --out.")
+    p.add_argument("--dataset", required=True, metavar="DIR",
+                   help=f"folder of {name} files ({', '.join(sorted(medium.suffixes))})")
     p.add_argument("--codecs", type=_codec_list, metavar="A,B,...",
-                   help=f"codecs to run (default: all): {', '.join(all_codecs())}")
+                   help=f"codecs to run (default: every {name} codec that runs by default): "
+                        f"{', '.join(n for n, c in all_codecs().items() if c.medium == name)}")
     p.add_argument("--out", type=Path, metavar="DIR",
                    help="results folder (default: eval-results/<dataset name>, never the committed scoreboard "
                         "in evaluation/); results there are replaced, measurements cached in DIR/.cache are reused")
@@ -42,17 +52,21 @@ def _add_image(sub) -> None:
                    help="a published curve (CompressAI JSON format) to draw and compare; repeatable")
     p.add_argument("--anchor", action="append", default=[], metavar="NAME",
                    help="BD anchor: a codec name or a published file's stem (e.g. vtm); repeatable "
-                        "(default: x265-444)")
+                        "(default: x265-444 when it runs, else the first baseline)")
     p.add_argument("--vvc-encoder", metavar="PATH", help="vvencapp or VTM EncoderApp to use for 'vvc' "
                                                           "(default: found on PATH)")
     p.add_argument("--vtm-config", metavar="FILE", help="VTM configuration file (e.g. encoder_intra_vtm.cfg)")
     p.add_argument("--no-cache", action="store_true", help="measure everything again")
-    p.set_defaults(medium="image")
+    add_declared(p, medium.options)
+    p.set_defaults(medium=name)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from codec.eval.media import MEDIA
+
     sub = parser.add_subparsers(dest="medium", metavar="MEDIUM", parser_class=type(parser), required=True)
-    _add_image(sub)
+    for medium in MEDIA.values():
+        _add_medium(sub, medium)
     for p in sub.choices.values():
         add_global_options(p, suppress=True)
 
@@ -69,6 +83,12 @@ def _recorded_command(args: argparse.Namespace) -> str:
         words += ["--anchor", anchor]
     if args.vvc_encoder:
         words += ["--vvc-encoder", Path(args.vvc_encoder).name]
+    from codec.eval.media import MEDIA
+
+    for option in MEDIA[args.medium].options:
+        value = getattr(args, option.dest, None)
+        if value is not None:
+            words += [option.flags[0], str(value)]
     return shlex.join(words)
 
 
@@ -77,7 +97,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError("-j needs a positive number")
-    tools = {"vvc_encoder": args.vvc_encoder, "vtm_config": args.vtm_config}
+    from codec.eval.media import MEDIA
+
+    options = declared_values(args, MEDIA[args.medium].options)
+    tools = {"vvc_encoder": args.vvc_encoder, "vtm_config": args.vtm_config, **options}
     codecs = select(args.codecs, medium=args.medium, **tools)
     in_run = {c.name for c in codecs} | {p.stem for p in args.published}
     missing = [a for a in args.anchor if a not in in_run]
@@ -87,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("eval-results") / Path(args.dataset).resolve().name
     request = Request(medium=args.medium, dataset=Path(args.dataset), codecs=codecs, out=out, jobs=args.jobs,
                       published=tuple(args.published), anchors=tuple(args.anchor),
-                      use_cache=not args.no_cache, progress=not args.quiet, command=_recorded_command(args))
+                      use_cache=not args.no_cache, progress=not args.quiet, command=_recorded_command(args),
+                      options=options)
     results, _ = run_evaluation(request)
     if not args.quiet:
         print((out / "bd.md").read_text() if results["bd"] else f"results in {out}")

@@ -19,9 +19,11 @@ from codec.io.atomic import write_bytes_atomic
 METRICS_VERSION = 1
 
 
-def task_key(codec: Codec, rate_point: int, item_sha256: str) -> str:
+def task_key(codec: Codec, rate_point: int, item_sha256: str, options: dict | None = None) -> str:
     ident = {"codec": codec.name, "describe": codec.describe(), "rate_point": rate_point,
              "item": item_sha256, "metrics_version": METRICS_VERSION}
+    if options:
+        ident["options"] = options
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
 

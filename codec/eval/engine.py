@@ -35,6 +35,7 @@ class Task:
     rate_point: int
     item: Item
     key: str
+    options: tuple = ()  # the medium's options as (name, value) pairs (picklable, hashable)
 
 
 @dataclass
@@ -52,7 +53,7 @@ def measure_task(task: Task) -> dict:
     """Encode, count, decode and measure one task; errors come back as ``{"error": ...}``."""
     medium = MEDIA[task.medium]
     try:
-        reference = medium.load(task.item.path)
+        reference = medium.load(task.item.path, **dict(task.options))
     except BadInputError as exc:
         return {"error": str(exc), "input_error": True}
     try:
@@ -68,8 +69,7 @@ def measure_task(task: Task) -> dict:
     except Exception as exc:  # any codec failure is reported for this task, and the run goes on
         return {"error": f"{type(exc).__name__}: {exc}", "input_error": False}
     return {"codec": task.codec.name, "item": task.item.name, "rate_point": task.rate_point,
-            "bytes": size, **medium.rate(size, reference), **metrics,
-            "width": int(reference.shape[1]), "height": int(reference.shape[0]),
+            "bytes": size, **medium.rate(size, reference), **metrics, **medium.item_facts(reference),
             "encode_seconds": round(encoded - start, 4), "decode_seconds": round(finished - encoded, 4)}
 
 
@@ -90,7 +90,7 @@ def _run(tasks: list[Task], jobs: int) -> Iterator[tuple[Task, dict]]:
 
 
 def evaluate(medium: str, dataset: Dataset, codecs: list[Codec], cache: Cache, *,
-             jobs: int = 1, progress: bool = True) -> Outcome:
+             jobs: int = 1, progress: bool = True, options: dict | None = None) -> Outcome:
     """Measure every codec at every rate point on every item of ``dataset``."""
     outcome = Outcome()
     runnable = []
@@ -105,10 +105,10 @@ def evaluate(medium: str, dataset: Dataset, codecs: list[Codec], cache: Cache, *
     for item in dataset.items:
         for codec in runnable:
             for rate_point in codec.rate_points:
-                key = task_key(codec, rate_point, item.sha256)
+                key = task_key(codec, rate_point, item.sha256, options)
                 record = cache.get(codec.name, key)
                 if record is None:
-                    pending.append(Task(medium, codec, rate_point, item, key))
+                    pending.append(Task(medium, codec, rate_point, item, key, tuple(sorted((options or {}).items()))))
                 else:
                     outcome.records.append(record)
     outcome.cached = len(outcome.records)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codec.errors import BadInputError
@@ -37,6 +37,7 @@ class Request:
     use_cache: bool = True
     progress: bool = True
     command: str = ""
+    options: dict = field(default_factory=dict)  # the medium's options (e.g. frames)
 
 
 def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
@@ -46,7 +47,7 @@ def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
     published = [load_published(p) for p in request.published]
     cache = Cache(request.out / ".cache" if request.use_cache else None)
     outcome = evaluate(request.medium, dataset, request.codecs, cache, jobs=request.jobs,
-                       progress=request.progress)
+                       progress=request.progress, options=request.options)
     if not outcome.records:
         raise BadInputError("nothing could be measured: " + _why_nothing(outcome))
     items = per_item(outcome.records, medium)
@@ -58,7 +59,8 @@ def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
     results = {
         "conditions": {
             "dataset": dataset.describe(),
-            "medium": {"name": medium.name, **medium.conditions, "quality_labels": medium.quality_labels},
+            "medium": {"name": medium.name, **medium.conditions, "quality_labels": medium.quality_labels,
+                       "options": request.options},
             "software": software_and_machine(),
             "command": request.command,
             "jobs": request.jobs,

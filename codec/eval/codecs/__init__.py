@@ -1,17 +1,32 @@
 """Registry of the codecs ``codec eval`` can run: one module per codec family.
 
-Each module listed in ``MODULES`` has ``codecs(**tools) -> list[Codec]``;
-``tools`` carries user-given paths of external programs (``vvc_encoder``,
-``vtm_config``). Our own learned codecs plug in as one more module here.
+Every module of this package with ``codecs(**tools) -> list[Codec]`` is one
+codec family (``MODULES``); ``tools`` carries user-given paths of external
+programs (``vvc_encoder``, ``vtm_config``) and the evaluated medium's options
+(e.g. ``frames``). Our own learned codecs are the module ``nmc``.
 """
 
 from __future__ import annotations
 
-from codec.eval.codecs import avif, jpeg, nmc, svtav1, vvc, webp, x265
+import importlib
+import pkgutil
+
 from codec.eval.codecs.base import Codec
 from codec.errors import UsageError
 
-MODULES = (nmc, jpeg, webp, avif, x265, svtav1, vvc)
+# ours first, then the baselines in a fixed order (image ones first, as before)
+_ORDER = ("nmc", "jpeg", "webp", "avif", "x265", "svtav1", "vvc")
+
+
+def _discover() -> tuple:
+    names = [i.name for i in pkgutil.iter_modules(__path__) if i.name not in ("base", "pyav_intra",
+                                                                               "pillow_formats")]
+    names.sort(key=lambda n: (_ORDER.index(n) if n in _ORDER else len(_ORDER), n))
+    modules = [importlib.import_module(f"{__name__}.{n}") for n in names]
+    return tuple(m for m in modules if hasattr(m, "codecs"))
+
+
+MODULES = _discover()
 
 
 def all_codecs(**tools: str | None) -> dict[str, Codec]:

@@ -1,15 +1,28 @@
 """Media the evaluator knows: how items are found, loaded, measured and rated.
 
-A medium is the part of an evaluation that depends on what is coded. Images
-are here; video (frames, PSNR-YUV) and audio (samples, SI-SDR) add one module
-each with the same four functions and one entry in ``MEDIA``.
+Every module of this package that defines ``MEDIUM`` (a :class:`Medium`) is an
+evaluation medium: ``codec eval <name>`` exists for it, with its own options.
 """
 
 from __future__ import annotations
 
-from codec.eval.media import image
+import importlib
+import pkgutil
+
 from codec.eval.media.base import Medium
 
-MEDIA: dict[str, Medium] = {"image": image.IMAGE}
+
+def _discover() -> dict[str, Medium]:
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            medium = getattr(importlib.import_module(f"{__name__}.{info.name}"), "MEDIUM", None)
+            if isinstance(medium, Medium):
+                found[medium.name] = medium
+    return dict(sorted(found.items(), key=lambda kv: ("image", "video", "audio").index(kv[0])
+                       if kv[0] in ("image", "video", "audio") else 9))
+
+
+MEDIA: dict[str, Medium] = _discover()
 
 __all__ = ["MEDIA", "Medium"]

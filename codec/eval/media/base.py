@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-import numpy as np
+from codec.models.base import Option
 
 
 @dataclass(frozen=True)
@@ -21,14 +21,19 @@ class Medium:
     name: str
     #: files of a dataset folder that are items of this medium
     suffixes: frozenset[str]
-    #: read one item; raises codec.errors.BadInputError when it cannot
-    load: Callable[[Path], np.ndarray]
+    #: read one item (``load(path, **options)``); raises codec.errors.BadInputError when it cannot
+    load: Callable[..., Any]
     #: distortion metrics of a decoded item against its reference
-    measure: Callable[[np.ndarray, np.ndarray], dict[str, float]]
+    measure: Callable[[Any, Any], dict[str, float]]
     #: rate figures from a file size in bytes and the reference item
-    rate: Callable[[int, np.ndarray], dict[str, float]]
+    rate: Callable[[int, Any], dict[str, float]]
     rate_key: str
     rate_label: str
     quality_keys: tuple[str, ...]
     quality_labels: dict[str, str]
     conditions: dict
+    #: facts about a reference item recorded with each measurement (e.g. width and height)
+    item_facts: Callable[[Any], dict] = field(default=lambda reference: {})
+    #: ``codec eval <medium>`` options of this medium (e.g. ``--frames``); their values reach ``load``,
+    #: the codecs (as keyword arguments of each codec module's ``codecs()``) and the recorded conditions
+    options: tuple[Option, ...] = ()

@@ -12,7 +12,7 @@ from codec.eval.msssim import ms_ssim
 from codec.eval.psnr import psnr
 
 
-def load(path: Path) -> np.ndarray:
+def load(path: Path, **options) -> np.ndarray:
     """Read an image as HxWx3 uint8 RGB; only 8-bit RGB or grey sources are accepted,
     so that what is measured is what was on disk."""
     from PIL import Image, UnidentifiedImageError
@@ -40,7 +40,7 @@ def rate(size_bytes: int, reference: np.ndarray) -> dict[str, float]:
     return {"bits": bits, "bpp": bits / (reference.shape[0] * reference.shape[1])}
 
 
-IMAGE = Medium(
+MEDIUM = IMAGE = Medium(
     name="image",
     suffixes=frozenset({".png", ".ppm", ".pnm", ".bmp", ".tif", ".tiff"}),
     load=load,
@@ -64,4 +64,5 @@ IMAGE = Medium(
                        "and of MS-SSIM",
         "source_images": "8-bit RGB (grey converted to RGB); other modes are rejected",
     },
+    item_facts=lambda reference: {"width": int(reference.shape[1]), "height": int(reference.shape[0])},
 )

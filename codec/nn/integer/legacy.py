@@ -1,52 +1,20 @@
-"""Exact integer convolutions: the arithmetic of the entropy-parameter path.
+"""The image model's integer convolution (``IntegerConv``), kept exactly as shipped.
 
-A learned codec decodes only if the decoder computes exactly the entropy
-parameters the encoder used. These layers compute on integers with one
-rounding rule, so the result is identical on every CPU, GPU, BLAS and thread
-count (``bitstream/SPEC.md`` section 7.3 is the normative description):
-
-- Activations are signed integers with a per-tensor number of fraction bits
-  ``f`` (value = integer / 2^f), saturated to ``[-ACT_LIMIT, ACT_LIMIT]``.
-- Weights are integers with a per-output-channel exponent ``e_c``
-  (value = integer / 2^e_c), at most ``WEIGHT_LIMIT`` in magnitude; biases are
-  integers at the accumulator's scale ``2^-(f_in + e_c)``.
-- A layer accumulates exactly, then rescales to ``f_out`` with
-  ``round_shift(a, s) = floor((a + 2^(s-1)) / 2^s)`` for ``s > 0`` (round half
-  up) and ``a * 2^-s`` for ``s <= 0``, then applies ReLU where the layer has one.
-
-The accumulation runs as a float64 convolution: every product and partial
-sum is an integer below 2^53 in magnitude (checked by ``accumulator_bound``),
-so float64 represents each exactly and any summation order gives the same
-value. cuDNN is bypassed on GPUs because some of its algorithms (FFT,
-Winograd) are not exact.
+``bitstream/SPEC.md`` section 7.2 describes these layers; the shipped model
+file stores them, so their code does not change. New models build graphs of
+the general ops instead (:mod:`codec.nn.integer.ops`); :func:`codec.nn.integer.ops.from_legacy`
+turns an ``IntegerConv`` into the equivalent general nodes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ACT_LIMIT = (1 << 20) - 1
-WEIGHT_LIMIT = (1 << 11) - 1
-_EXACT_LIMIT = 1 << 53
-
-
-def round_shift(acc: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Rescale int64 ``acc`` (N, C, H, W) by per-channel ``shift`` (C,) with round half up."""
-    shift = shift.view(1, -1, 1, 1)
-    right = shift.clamp_min(0)
-    half = torch.where(right > 0, torch.ones_like(right) << (right - 1).clamp_min(0), torch.zeros_like(right))
-    down = torch.bitwise_right_shift(acc + half, right)
-    return torch.bitwise_left_shift(down, (-shift).clamp_min(0))
-
-
-def _exact_mode(device: torch.device):
-    return torch.backends.cudnn.flags(enabled=False) if device.type == "cuda" else contextlib.nullcontext()
+from codec.nn.integer.arith import _EXACT_LIMIT, ACT_LIMIT, WEIGHT_LIMIT, _exact_mode, round_shift
 
 
 @dataclass
@@ -132,10 +100,3 @@ def quantize_conv(layer: nn.Conv2d | nn.ConvTranspose2d, f_in: int, f_out: int, 
     if conv.accumulator_bound() >= _EXACT_LIMIT:
         raise ValueError("integer layer could exceed 2^53 in its accumulator")
     return conv
-
-
-def fraction_bits_for(peak: float, limit: int = (1 << 15) - 1) -> int:
-    """Fraction bits that fit activations up to ``peak`` (with 2x headroom) below ``limit``."""
-    if peak <= 0:
-        return 8
-    return int(math.floor(math.log2(limit / (2 * peak))))
