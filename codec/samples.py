@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from PIL import Image
 
@@ -30,7 +31,13 @@ def main(argv: list[str] | None = None) -> int:
         print("codec.samples: scikit-image is not installed (pip install 'neural-media-codec[samples]')",
               file=sys.stderr)
         return 3
-    Image.fromarray(SAMPLES[args.name](data)).save(args.output)
+    out = Path(args.output)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(SAMPLES[args.name](data)).save(out)
+    except (OSError, ValueError) as exc:
+        print(f"codec.samples: cannot write {out}: {exc}", file=sys.stderr)
+        return 4
     return 0
 
 

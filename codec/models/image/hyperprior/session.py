@@ -105,7 +105,7 @@ class HyperpriorEncoder(EncoderSession):
         if opts.target is None:
             level = self.quality_asked - 1
             segments = segments_at(level)
-            self._quality = round(level) + 1
+            self._quality = int(self.quality_asked) if self.quality_asked == int(self.quality_asked) else None
         else:
             budget = opts.target * self.source.width * self.source.height / 8
             size_of = opts.extra.get("file_size")

@@ -1,0 +1,150 @@
+"""The codec contract: a family outside the package goes through every command, and streaming works.
+
+The toy family (``tests/toy_family.py``) is registered only through the
+``CODEC_PLUGINS`` environment variable: no file of the package knows it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import codec
+from codec import zoo
+from codec.cli.main import main
+from codec.container import ContainerReader, MediaType
+from codec.errors import BadInputError, CorruptStreamError, UsageError
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    monkeypatch.setenv(zoo.PLUGINS_VARIABLE, "toy_family")
+    import toy_family
+
+    zoo.register_family(toy_family.FAMILY)
+    yield toy_family
+    zoo.unregister_family("toy")
+
+
+@pytest.fixture
+def photo(tmp_path):
+    from skimage import data
+
+    path = tmp_path / "photo.png"
+    Image.fromarray(data.astronaut()[100:276, 180:356]).save(path)  # 176x176: MS-SSIM needs > 160
+    return path
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def test_toy_family_through_encode_decode_info_and_models(toy, photo, tmp_path, capsys):
+    nmc, png = tmp_path / "p.nmc", tmp_path / "back.png"
+    assert cli(capsys, "encode", photo, "-o", nmc, "--model", "toy", "-q", 7)[0] == 0
+    assert cli(capsys, "decode", nmc, "-o", png)[0] == 0
+    original, back = np.asarray(Image.open(photo)), np.asarray(Image.open(png))
+    assert np.abs(original.astype(int) - back).max() <= 1  # step 2 at quality 7
+    code, out, _ = cli(capsys, "info", "--json", "--check", nmc)
+    info = json.loads(out)
+    assert code == 0 and info["model"]["id"] == "toy-raw@1" and info["decodable"]["params"] == {"quality": 7}
+    code, out, _ = cli(capsys, "models", "--json")
+    assert any(m["id"] == "toy-raw@1" and m["exact"] == "samples" for m in json.loads(out))
+
+
+def test_toy_family_through_transcode_in_worker_processes(toy, photo, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.open(photo).rotate(90 * i).save(src / f"{i}.png")
+    code, _, _ = cli(capsys, "transcode", "-i", src, "-o", tmp_path / "out", "--model", "toy-raw", "-j", 2)
+    assert code == 0
+    for i in range(3):
+        with open(tmp_path / "out" / f"{i}.nmc", "rb") as f:
+            assert ContainerReader(f).header.model_id == "toy-raw@1"
+
+
+def test_toy_family_through_eval(toy, photo, tmp_path, capsys):
+    data = tmp_path / "set"
+    data.mkdir()
+    Image.open(photo).save(data / "a.png")
+    code, _, _ = cli(capsys, "eval", "image", "--dataset", data, "--codecs", "nmc-toy-raw,jpeg-420",
+                     "--out", tmp_path / "ev", "--quiet")
+    assert code == 0
+    results = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert len(results["per_item"]["nmc-toy-raw"]["a.png"]) == 8
+
+
+def test_streaming_write_then_read_with_seek(toy, photo):
+    """A multi-packet stream: the toy image family is one packet, so use the container with the reader API."""
+    from codec.container import ContainerWriter, FileHeader, SourceInfo
+    from fractions import Fraction
+
+    buf = io.BytesIO()
+    header = FileHeader(MediaType.VIDEO, "no-such-video-model", bytes(32), SourceInfo(
+        width=4, height=4, bit_depth=8, components=3, chroma_format=1, colour_primaries=1, transfer=1, matrix=1,
+        full_range=False, time_base=Fraction(1, 25), frame_rate=Fraction(25)))
+    with ContainerWriter(buf, header) as w:
+        for i in range(50):
+            w.write_packet([bytes([i])], pts=i, duration=1, random_access=i % 10 == 0)
+    reader = ContainerReader(io.BytesIO(buf.getvalue()))
+    entry = [e for e in reader.read_end().index if e.pts <= 33][-1]
+    reader.seek_packet(entry.offset)
+    assert [p.pts for p in reader.packets()][:3] == [30, 31, 32]
+
+
+def test_writer_streams_and_an_interrupted_writer_leaves_nothing(toy, photo, tmp_path):
+    pixels = np.asarray(Image.open(photo))
+    out = tmp_path / "s.nmc"
+    with codec.open(out, "w", media="image", model="toy", quality=8, width=176, height=176) as f:
+        f.write(pixels)
+        assert not out.exists()  # atomic: appears on close
+    with codec.open(out) as f:
+        assert f.info.model == "toy-raw@1" and f.info.width == 176
+        (decoded,) = list(f)
+    assert np.array_equal(decoded, pixels)
+    broken = tmp_path / "broken.nmc"
+    with pytest.raises(KeyboardInterrupt):
+        with codec.open(broken, "w", media="image", model="toy", width=176, height=176) as f:
+            raise KeyboardInterrupt
+    assert not broken.exists() and not list(tmp_path.glob(".nmc-partial-*"))
+
+
+def test_truncated_stream_reports_packet_and_offset_after_the_intact_packets(tmp_path):
+    from codec.container import ContainerWriter
+    from container_fixtures import audio_header
+
+    buf = io.BytesIO()
+    with ContainerWriter(buf, audio_header()) as w:
+        for i in range(6):
+            w.write_packet([bytes(100)], pts=i * 100, duration=100)
+    data = buf.getvalue()[:-60]  # killed writer: the last packet is cut and there is no end
+    reader = ContainerReader(io.BytesIO(data))
+    got = []
+    with pytest.raises(CorruptStreamError) as info:
+        for p in reader.packets():
+            got.append(p.pts)
+    assert got == [0, 100, 200, 300, 400] and info.value.packet == 5 and info.value.offset > 0
+
+
+def test_unknown_model_media_mismatch_and_empty_writer(toy, tmp_path):
+    with pytest.raises((UsageError, BadInputError), match="codes image, not audio|no audio model is installed"):
+        zoo.resolve("toy-raw", MediaType.AUDIO)
+    with pytest.raises(UsageError, match="nothing was written"):
+        with codec.open(tmp_path / "e.nmc", "w", media="image", model="toy", width=4, height=4):
+            pass
+
+
+def test_family_init_modules_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, codec.zoo as z; z.families(); z.installed_models(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
