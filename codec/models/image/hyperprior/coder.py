@@ -14,6 +14,7 @@ bit-exact wherever it runs.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,6 +30,26 @@ from codec.nn.checkerboard import anchor_mask
 
 TILE_PIXELS = 512     # analysis/synthesis tile (bounds memory for large photos)
 HALO_PIXELS = 64
+
+
+@dataclass
+class LatentSymbols:
+    """What the encoder sends for one latent, with what the decoder derives from it.
+
+    ``y`` holds the symbols of every position (anchors and the rest), ``means``
+    their means (``Y_FRACTION`` fixed point) and ``index`` their table indexes;
+    the decoded latent is ``y * 2^Y_FRACTION + means``.
+    """
+
+    z: torch.Tensor
+    y: torch.Tensor
+    means: torch.Tensor
+    index: torch.Tensor
+    mask: torch.Tensor   # anchor positions
+    hyper: torch.Tensor
+
+    def latent(self) -> torch.Tensor:
+        return self.y * (1 << Y_FRACTION) + self.means
 
 
 class HyperpriorCoder:
@@ -51,33 +72,41 @@ class HyperpriorCoder:
         with torch.no_grad():
             return tiled(self.net.g_a, x, factor=1 / 16, tile=TILE_PIXELS, halo=HALO_PIXELS)
 
-    def _symbols(self, y: torch.Tensor, level: float):
-        """All symbols and table indexes for latent ``y`` at ``level`` (the encoder's integer path)."""
-        gain, _ = self.net.gains(torch.tensor([level]))
-        y = y * gain
+    def hyper_symbols(self, y_gained: torch.Tensor) -> torch.Tensor:
+        """The hyper-latent symbols ``z`` the encoder sends for a gained latent."""
         with torch.no_grad():
-            z = self.net.h_a(y)
+            z = self.net.h_a(y_gained)
         z_loc = self.path.z_loc.view(1, -1, 1, 1).double() / (1 << Z_FRACTION)
-        z_sym = torch.round(z.double() - z_loc).to(torch.int64)
+        return torch.round(z.double() - z_loc).to(torch.int64)
+
+    def symbols(self, y_gained: torch.Tensor, z_sym: torch.Tensor) -> "LatentSymbols":
+        """The symbols and table indexes of a gained latent, given the hyper symbols (the exact integer path)."""
         hyper = self.path.hyper(z_sym)
-        mask = anchor_mask(*y.shape[2:]).bool().expand_as(y)
+        mask = anchor_mask(*y_gained.shape[2:]).bool().expand_as(y_gained)
         scale = float(1 << Y_FRACTION)
         means_a, idx_a = self.path.anchor_parameters(hyper)
-        sym_a = torch.round(y.double() - means_a.double() / scale).to(torch.int64)
+        sym_a = torch.round(y_gained.double() - means_a.double() / scale).to(torch.int64)
         y_hat_a = torch.where(mask, sym_a * (1 << Y_FRACTION) + means_a, torch.zeros_like(means_a))
         means_n, idx_n = self.path.nonanchor_parameters(hyper, y_hat_a)
-        sym_n = torch.round(y.double() - means_n.double() / scale).to(torch.int64)
-        return z_sym, sym_a, idx_a, sym_n, idx_n, mask
+        sym_n = torch.round(y_gained.double() - means_n.double() / scale).to(torch.int64)
+        return LatentSymbols(z_sym, torch.where(mask, sym_a, sym_n), torch.where(mask, means_a, means_n),
+                             torch.where(mask, idx_a, idx_n), mask, hyper)
+
+    def encode_symbols(self, s: "LatentSymbols", *, threads: int = 1) -> list[bytes]:
+        """The three segments of SPEC 7.1 for these symbols."""
+        z_idx = torch.arange(s.z.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(s.z)
+        return [
+            rans_encode(_int32(s.z.flatten()), z_idx.flatten().numpy(), self.model.z_tables, threads=threads),
+            rans_encode(_int32(s.y[s.mask]), s.index[s.mask].numpy(), self.model.y_tables, threads=threads),
+            rans_encode(_int32(s.y[~s.mask]), s.index[~s.mask].numpy(), self.model.y_tables, threads=threads),
+        ]
 
     # -- coding --------------------------------------------------------------------------------
     def compress_latent(self, y: torch.Tensor, level: float, *, threads: int = 1) -> list[bytes]:
-        z_sym, sym_a, idx_a, sym_n, idx_n, mask = self._symbols(y, level)
-        z_idx = torch.arange(z_sym.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(z_sym)
-        return [
-            rans_encode(_int32(z_sym.flatten()), z_idx.flatten().numpy(), self.model.z_tables, threads=threads),
-            rans_encode(_int32(sym_a[mask]), idx_a[mask].numpy(), self.model.y_tables, threads=threads),
-            rans_encode(_int32(sym_n[~mask]), idx_n[~mask].numpy(), self.model.y_tables, threads=threads),
-        ]
+        """Segments for the un-gained latent ``y`` at ``level`` (the one-pass encoder)."""
+        gain, _ = self.net.gains(torch.tensor([level]))
+        y_gained = y * gain
+        return self.encode_symbols(self.symbols(y_gained, self.hyper_symbols(y_gained)), threads=threads)
 
     def compress(self, rgb: np.ndarray, level: float, *, threads: int = 1) -> list[bytes]:
         return self.compress_latent(self.analyse(rgb), level, threads=threads)

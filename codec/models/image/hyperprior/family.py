@@ -12,7 +12,7 @@ from typing import Any
 from codec.container.header import FileHeader
 from codec.container.source import MediaType
 from codec.errors import CorruptStreamError
-from codec.models.base import Exactness, Family, Model, ModelEntry, RateControl, TrainRequest
+from codec.models.base import PRESETS, Exactness, Family, Model, ModelEntry, RateControl, TrainRequest
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[3] / "weights"
 FORMAT = "nmc-hyperprior-v1"
@@ -52,7 +52,9 @@ class HyperpriorFamily(Family):
     )
 
     def rate_control(self, entry: ModelEntry) -> RateControl:
-        return RateControl(qualities=LEVELS, default_quality=4, continuous=True, target="bpp", presets=("fast",))
+        # Refinement (medium, slow) uses only the integer entropy path and the float synthesis,
+        # which every revision has.
+        return RateControl(qualities=LEVELS, default_quality=4, continuous=True, target="bpp", presets=PRESETS)
 
     def load(self, entry: ModelEntry, weights: bytes | None) -> Model:
         from codec.models.image.hyperprior.session import HyperpriorModel

@@ -102,21 +102,35 @@ class HyperpriorEncoder(EncoderSession):
         def segments_at(level: float) -> list[bytes]:
             return coder.compress_latent(y, level, threads=opts.threads)
 
+        size_of = opts.extra.get("file_size")
         if opts.target is None:
             level = self.quality_asked - 1
             segments = segments_at(level)
             self._quality = int(self.quality_asked) if self.quality_asked == int(self.quality_asked) else None
         else:
             budget = opts.target * self.source.width * self.source.height / 8
-            size_of = opts.extra.get("file_size")
             if size_of is None:
                 raise UsageError("a target rate needs the container's file size function")
             level, segments = fit_rate(segments_at, lambda lv, seg: size_of(encode_params(lv), None, seg),
                                        budget, coder.levels, opts.progress)
             opts.progress.note(f"target {opts.target} bpp: level {level:.4f} (quality {level + 1:.2f})")
+        if opts.preset != "fast":
+            refined = self._refine(item, y, level)
+            # A target rate is a promise: refined symbols that no longer fit are not used.
+            fits = opts.target is None or size_of(encode_params(level), None, refined) <= budget
+            if fits:
+                segments = refined
         self._params = encode_params(level)
         opts.progress.finish()
         return [CodedPacket(tuple(segments))]
+
+    def _refine(self, item: np.ndarray, y, level: float) -> list[bytes]:
+        from codec.models.image.hyperprior.refine import BUDGETS, Refiner
+
+        opts = self.options
+        refiner = Refiner(self.model.coder, item, level, BUDGETS[opts.preset], time_limit=opts.time_limit,
+                          progress=opts.progress)
+        return self.model.coder.encode_symbols(refiner.run(y), threads=opts.threads)
 
 
 def fit_rate(segments_at: Callable[[float], list[bytes]], size: Callable[[float, list[bytes]], int],

@@ -1,0 +1,82 @@
+"""Encode-time refinement (presets medium and slow): same format and decoder, lower rate-distortion cost."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import codec
+from codec.container import MediaType, parse_container
+from codec.models.image.hyperprior.refine import Budget, Refiner, level_lambda
+from codec.zoo import model_for
+
+
+@pytest.fixture(scope="module")
+def photo():
+    from skimage import data
+
+    return data.astronaut()[64:192, 160:288].copy()  # 128 x 128
+
+
+def _cost(photo, data, level):
+    """The measured cost the refinement lowers: lambda * 255^2 * MSE + bits per pixel of the payload."""
+    pixels = codec.decode_image(data).astype(np.float64) / 255
+    mse = np.mean((pixels - photo / 255) ** 2)
+    lam = level_lambda(model_for(None, MediaType.IMAGE).coder.net.config.lambdas, level)
+    bits = 8 * parse_container(data).packets[0].size
+    return lam * 255 ** 2 * mse + bits / (photo.shape[0] * photo.shape[1])
+
+
+def test_medium_lowers_the_cost_with_the_same_format(photo):
+    fast = codec.encode_image(photo, quality=4)
+    medium = codec.encode_image(photo, quality=4, preset="medium")
+    assert parse_container(medium).header == parse_container(fast).header
+    assert len(parse_container(medium).packets[0].segments) == 3
+    assert _cost(photo, medium, 3.0) < _cost(photo, fast, 3.0)
+
+
+def test_sga_phase_runs_and_never_returns_worse_than_its_start(photo):
+    coder = model_for(None, MediaType.IMAGE).coder
+    y = coder.analyse(photo)
+    base = coder.compress_latent(y, 2.0)
+    refined = coder.encode_symbols(Refiner(coder, photo, 2.0, Budget(sga_steps=6, greedy_passes=0,
+                                                                     refresh_every=3)).run(y))
+    h, w = photo.shape[:2]
+    got = coder.decompress(refined, h, w, 2.0)
+    ref = coder.decompress(base, h, w, 2.0)
+    lam = level_lambda(coder.net.config.lambdas, 2.0)
+
+    def cost(segments, pixels):
+        mse = np.mean((pixels / 255 - photo / 255) ** 2)
+        return lam * 255 ** 2 * mse + 8 * sum(map(len, segments)) / (h * w)
+
+    assert cost(refined, got) <= cost(base, ref) * 1.01  # the best iterate is kept (estimates are not exact)
+
+
+def test_time_limit_codes_the_best_so_far(photo):
+    import time
+
+    start = time.monotonic()
+    data = codec.encode_image(photo, quality=3, preset="slow", time_limit=0.01)
+    assert codec.decode_image(data).shape == photo.shape
+    assert time.monotonic() - start < 120  # not a timing test: only that the limit stops the 40-step phase
+
+
+def test_target_rate_still_fits_with_refinement(photo):
+    budget_bpp = 0.6
+    data = codec.encode_image(photo, bpp=budget_bpp, preset="medium")
+    assert 8 * len(data) / (photo.shape[0] * photo.shape[1]) <= budget_bpp
+
+
+def test_unknown_preset_is_a_usage_error(photo):
+    with pytest.raises(codec.errors.UsageError, match="preset"):
+        codec.encode_image(photo, preset="turbo")
+
+
+def test_level_lambda_interpolates_geometrically():
+    lambdas = (0.01, 0.04, 0.16)
+    assert level_lambda(lambdas, 0.5) == pytest.approx(0.02)
+    assert level_lambda(lambdas, 2.0) == pytest.approx(0.16)
+    assert math.isclose(level_lambda(lambdas, 1.0), 0.04)
