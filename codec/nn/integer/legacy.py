@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codec.nn.integer.arith import _EXACT_LIMIT, ACT_LIMIT, WEIGHT_LIMIT, _exact_mode, round_shift
+from codec.nn.integer.arith import _EXACT_LIMIT, ACT_LIMIT, WEIGHT_LIMIT, _exact_mode
 
 
 @dataclass
@@ -53,10 +53,22 @@ class IntegerConv:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x: int64 (N, C_in, H, W) -> int64 (N, C_out, H', W')."""
+        return self.exact_float(x.to(torch.float64)).to(torch.int64)
+
+    def exact_float(self, xf: torch.Tensor) -> torch.Tensor:
+        """The same layer on float64 tensors holding integers, returning float64 integers.
+
+        Why: every value here is an integer below 2^53, so float64 holds it
+        exactly, and a chain of layers run this way skips two int64
+        conversions and the int64 shifts per layer (most of the time of the
+        entropy path on a CPU). The rescale is exact: ``acc + 2^(s-1)`` stays
+        below 2^53 (checked), and scaling by a power of two and ``floor`` are
+        exact; a left shift that leaves 2^53 only rounds values the clamp
+        maps to ``ACT_LIMIT`` anyway.
+        """
         k = self.kernel
-        xf = x.to(torch.float64)
-        w = self.weight.to(device=x.device, dtype=torch.float64)
-        with _exact_mode(x.device):
+        w = self._float_parameters(xf.device)
+        with _exact_mode(xf.device):
             if self.transposed:
                 # conv_transpose(k, stride 2, pad k//2, output_padding 1) == zero-insert, then conv.
                 n, c, h, wd = xf.shape
@@ -64,14 +76,28 @@ class IntegerConv:
                 up[:, :, ::2, ::2] = xf
                 lo = k - 1 - k // 2
                 up = F.pad(up, (lo, lo + 1, lo, lo + 1))
-                acc = F.conv2d(up, w)
+                acc = F.conv2d(up, w["weight"])
             else:
-                acc = F.conv2d(xf, w, stride=self.stride, padding=k // 2)
-        acc = acc.to(torch.int64) + self.bias.to(x.device).view(1, -1, 1, 1)
-        out = round_shift(acc, self.shift.to(x.device))
+                acc = F.conv2d(xf, w["weight"], stride=self.stride, padding=k // 2)
+        out = torch.floor((acc + w["bias_half"]) * w["scale"])
         if self.relu:
             out = out.clamp_min(0)
         return out.clamp(-ACT_LIMIT, ACT_LIMIT)
+
+    def _float_parameters(self, device: torch.device) -> dict[str, torch.Tensor]:
+        """Weights, ``bias + 2^(s-1)`` and ``2^-s`` as float64, cached per device."""
+        cache = self.__dict__.setdefault("_float_cache", {})
+        if device not in cache:
+            right = self.shift.clamp_min(0)
+            half = torch.where(right > 0, torch.ones_like(right) << (right - 1).clamp_min(0), torch.zeros_like(right))
+            if self.accumulator_bound() + int(half.max()) >= _EXACT_LIMIT:
+                raise ValueError("integer layer could exceed 2^53 when rescaling")
+            cache[device] = {
+                "weight": self.weight.to(device=device, dtype=torch.float64),
+                "bias_half": (self.bias + half).to(device=device, dtype=torch.float64).view(1, -1, 1, 1),
+                "scale": torch.pow(2.0, -self.shift.to(torch.float64)).to(device).view(1, -1, 1, 1),
+            }
+        return cache[device]
 
 
 def quantize_conv(layer: nn.Conv2d | nn.ConvTranspose2d, f_in: int, f_out: int, *, relu: bool,

@@ -36,11 +36,15 @@ class IntegerEntropyPath:
     z_loc: torch.Tensor            # int64 (Z,), Z_FRACTION fraction bits
     scale_thresholds: torch.Tensor  # int64 (T-1,), Y_FRACTION fraction bits, ascending
 
+    # Between layers the integers travel as float64 (exact below 2^53; see IntegerConv.exact_float):
+    # only the means and table indexes leave as integer tensors.
+
     def hyper(self, z_symbols: torch.Tensor) -> torch.Tensor:
-        """Hyper features from decoded z symbols (int64, N x Z x h x w)."""
-        x = (z_symbols * (1 << Z_FRACTION) + self.z_loc.view(1, -1, 1, 1)).clamp(-ACT_LIMIT, ACT_LIMIT)
+        """Hyper features (float64 integers) from decoded z symbols (int64, N x Z x h x w)."""
+        x = (z_symbols * (1 << Z_FRACTION) + self.z_loc.to(z_symbols.device).view(1, -1, 1, 1))
+        x = x.clamp(-ACT_LIMIT, ACT_LIMIT).to(torch.float64)
         for layer in self.hyper_synthesis:
-            x = layer(x)
+            x = layer.exact_float(x)
         return x
 
     def anchor_parameters(self, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -49,15 +53,15 @@ class IntegerEntropyPath:
 
     def nonanchor_parameters(self, hyper: torch.Tensor, y_hat_anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``y_hat_anchors``: fixed-point y_hat, already zero at non-anchor positions."""
-        anchors = y_hat_anchors.clamp(-ACT_LIMIT, ACT_LIMIT)
-        mask = anchor_mask(*anchors.shape[2:], device=anchors.device).to(torch.int64)
+        anchors = y_hat_anchors.clamp(-ACT_LIMIT, ACT_LIMIT).to(torch.float64)
+        mask = anchor_mask(*anchors.shape[2:], device=anchors.device).to(torch.float64)
         rows, halo = anchors.shape[2], self.context.kernel // 2
 
         def context(top: int, bottom: int) -> torch.Tensor:
             # Output rows at least `halo` rows inside the input band, or at the latent's edge,
             # see exactly the inputs (and zero padding) that the whole-latent convolution sees.
             lo, hi = max(0, top - halo), min(rows, bottom + halo)
-            ctx = self.context(anchors[:, :, lo:hi])[:, :, top - lo: bottom - lo]
+            ctx = self.context.exact_float(anchors[:, :, lo:hi])[:, :, top - lo: bottom - lo]
             return ctx * (1 - mask[:, :, top:bottom])
 
         return self._banded(hyper, context)
@@ -76,14 +80,16 @@ class IntegerEntropyPath:
             bottom = min(hyper.shape[2], top + BAND_ROWS)
             x = torch.cat([hyper[:, :, top:bottom], context(top, bottom)], dim=1)
             for layer in self.entropy_parameters:
-                x = layer(x)
+                x = layer.exact_float(x)
             scales, band_means = x.chunk(2, dim=1)
-            means.append(band_means)
+            means.append(band_means.to(torch.int64))
             indexes.append(self.table_index(scales))
         return torch.cat(means, dim=2), torch.cat(indexes, dim=2)
 
     def table_index(self, scales: torch.Tensor) -> torch.Tensor:
-        return torch.bucketize(scales, self.scale_thresholds.to(scales.device), right=True).to(torch.int32)
+        """How many thresholds each scale reaches (scales as int64 or float64 integers: the same count)."""
+        thresholds = self.scale_thresholds.to(device=scales.device, dtype=scales.dtype)
+        return torch.bucketize(scales, thresholds, right=True).to(torch.int32)
 
     # -- conversion ----------------------------------------------------------------------------
     @classmethod
