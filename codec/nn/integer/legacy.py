@@ -84,6 +84,23 @@ class IntegerConv:
             out = out.clamp_min(0)
         return out.clamp(-ACT_LIMIT, ACT_LIMIT)
 
+    def exact_float_columns(self, x: torch.Tensor, *, inputs: slice = slice(None)) -> torch.Tensor:
+        """A 1x1 layer on float64 integer columns ``x`` (C_in', n) -> (C_out, n), same integers as
+        :meth:`exact_float` at those positions. ``inputs`` selects the input channels present in ``x``:
+        the others are zero, so their products are skipped (exact: they add nothing)."""
+        if self.kernel != 1 or self.transposed or self.stride != 1:
+            raise ValueError("columns need a 1x1 stride-1 layer")
+        w = self._float_parameters(x.device)
+        matrices = w.setdefault("matrices", {})
+        key = (inputs.start, inputs.stop)
+        if key not in matrices:
+            matrices[key] = w["weight"][:, inputs, 0, 0].contiguous()
+        acc = matrices[key] @ x
+        out = torch.floor((acc + w["bias_half"].view(-1, 1)) * w["scale"].view(-1, 1))
+        if self.relu:
+            out = out.clamp_min(0)
+        return out.clamp(-ACT_LIMIT, ACT_LIMIT)
+
     def _float_parameters(self, device: torch.device) -> dict[str, torch.Tensor]:
         """Weights, ``bias + 2^(s-1)`` and ``2^-s`` as float64, cached per device."""
         cache = self.__dict__.setdefault("_float_cache", {})

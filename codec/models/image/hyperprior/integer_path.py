@@ -48,43 +48,59 @@ class IntegerEntropyPath:
         return x
 
     def anchor_parameters(self, hyper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Means (Y_FRACTION fixed point) and table indexes of y from the hyperprior alone."""
-        return self._banded(hyper, lambda top, bottom: torch.zeros_like(hyper[:, :, top:bottom]))
+        """Means (Y_FRACTION fixed point) and table indexes of y at anchor positions (0 elsewhere),
+        from the hyperprior alone."""
+        return self._banded(hyper, None, anchors=True)
 
     def nonanchor_parameters(self, hyper: torch.Tensor, y_hat_anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``y_hat_anchors``: fixed-point y_hat, already zero at non-anchor positions."""
+        """Means and table indexes at non-anchor positions (0 elsewhere); ``y_hat_anchors``: fixed-point
+        y_hat, already zero at non-anchor positions."""
         anchors = y_hat_anchors.clamp(-ACT_LIMIT, ACT_LIMIT).to(torch.float64)
-        mask = anchor_mask(*anchors.shape[2:], device=anchors.device).to(torch.float64)
         rows, halo = anchors.shape[2], self.context.kernel // 2
 
         def context(top: int, bottom: int) -> torch.Tensor:
             # Output rows at least `halo` rows inside the input band, or at the latent's edge,
             # see exactly the inputs (and zero padding) that the whole-latent convolution sees.
             lo, hi = max(0, top - halo), min(rows, bottom + halo)
-            ctx = self.context.exact_float(anchors[:, :, lo:hi])[:, :, top - lo: bottom - lo]
-            return ctx * (1 - mask[:, :, top:bottom])
+            return self.context.exact_float(anchors[:, :, lo:hi])[:, :, top - lo: bottom - lo]
 
-        return self._banded(hyper, context)
+        return self._banded(hyper, context, anchors=False)
 
-    def _banded(self, hyper: torch.Tensor, context) -> tuple[torch.Tensor, torch.Tensor]:
-        """Entropy parameters over bands of rows (``context(top, bottom)`` gives a band's context).
+    def _banded(self, hyper: torch.Tensor, context, *, anchors: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Entropy parameters over bands of rows, at the positions of one checkerboard colour only.
 
         The context is a 5x5 convolution and the entropy-parameter layers are
         1x1, so each band of rows needs only a small halo of anchors: the
         results are the same integers, and the widest activations (4M
         channels, in float64 for the exact accumulation) never exist for the
-        whole latent at once, which bounds memory for large photos.
+        whole latent at once, which bounds memory for large photos. The 1x1
+        layers run only at the positions the pass codes (half of them), and
+        the anchor pass, whose context is zero, skips the context's half of
+        the first layer's products.
         """
-        means, indexes = [], []
-        for top in range(0, hyper.shape[2], BAND_ROWS):
-            bottom = min(hyper.shape[2], top + BAND_ROWS)
-            x = torch.cat([hyper[:, :, top:bottom], context(top, bottom)], dim=1)
-            for layer in self.entropy_parameters:
-                x = layer.exact_float(x)
-            scales, band_means = x.chunk(2, dim=1)
-            means.append(band_means.to(torch.int64))
-            indexes.append(self.table_index(scales))
-        return torch.cat(means, dim=2), torch.cat(indexes, dim=2)
+        n, channels, rows, cols = hyper.shape
+        latent = self.entropy_parameters[-1].weight.shape[0] // 2
+        means = torch.zeros(n, latent, rows, cols, dtype=torch.int64, device=hyper.device)
+        indexes = torch.zeros(n, latent, rows, cols, dtype=torch.int32, device=hyper.device)
+        colour = anchor_mask(rows, cols, device=hyper.device)[0, 0].bool()
+        if not anchors:
+            colour = ~colour
+        for top in range(0, rows, BAND_ROWS):
+            bottom = min(rows, top + BAND_ROWS)
+            where = colour[top:bottom]
+            for i in range(n):
+                columns = hyper[i, :, top:bottom][:, where]
+                if anchors:
+                    x = self.entropy_parameters[0].exact_float_columns(columns, inputs=slice(0, channels))
+                else:
+                    ctx = context(top, bottom)[i][:, where]
+                    x = self.entropy_parameters[0].exact_float_columns(torch.cat([columns, ctx]))
+                for layer in self.entropy_parameters[1:]:
+                    x = layer.exact_float_columns(x)
+                scales, band_means = x.chunk(2, dim=0)
+                means[i, :, top:bottom][:, where] = band_means.to(torch.int64)
+                indexes[i, :, top:bottom][:, where] = self.table_index(scales)
+        return means, indexes
 
     def table_index(self, scales: torch.Tensor) -> torch.Tensor:
         """How many thresholds each scale reaches (scales as int64 or float64 integers: the same count)."""
