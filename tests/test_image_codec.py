@@ -198,3 +198,18 @@ def test_garbage_segments_raise_corrupt_stream(photo):
     segs[1] = segs[1][: len(segs[1]) // 2]
     with pytest.raises(CorruptStreamError, match="packet 0"):
         codec.decode_image(build_container(f.header, [tuple(segs)]))
+
+
+@pytest.mark.parametrize("target", [0.6, 1.1])
+def test_target_bpp_is_the_largest_level_that_fits(photo, target):
+    """The search may skip levels, but its answer is proven: one step up would not fit."""
+    from codec.models.image.hyperprior.family import LEVEL_STEPS, decode_params
+
+    data = codec.encode_image(photo, bpp=target)
+    pixels = photo.shape[0] * photo.shape[1]
+    level = decode_params(parse_container(data).header.codec_params)
+    assert 8 * len(data) / pixels <= target
+    assert level > 0
+    if level < 7:
+        above = codec.encode_image(photo, quality=level + 1 + 1 / LEVEL_STEPS)
+        assert 8 * len(above) / pixels > target

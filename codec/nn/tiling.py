@@ -12,16 +12,27 @@ from collections.abc import Callable
 import torch
 
 
+def tile_count(shape: tuple[int, ...], tile: int, halo: int) -> int:
+    """How many tiles :func:`tiled` runs for an input of this shape (for progress)."""
+    h, w = shape[-2:]
+    if h <= tile + 2 * halo and w <= tile + 2 * halo:
+        return 1
+    return -(-h // tile) * -(-w // tile)
+
+
 def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, factor: float, tile: int,
-          halo: int) -> torch.Tensor:
+          halo: int, on_tile: Callable[[], None] | None = None) -> torch.Tensor:
     """Apply ``fn`` (which scales spatial size by ``factor``) over ``x`` in tiles of ``tile`` input samples.
 
     ``tile`` and ``halo`` are in input samples and must be such that tile
-    boundaries map to whole output samples.
+    boundaries map to whole output samples. ``on_tile`` is called after each tile.
     """
     h, w = x.shape[-2:]
     if h <= tile + 2 * halo and w <= tile + 2 * halo:
-        return fn(x)
+        out = fn(x)
+        if on_tile is not None:
+            on_tile()
+        return out
     out = None
     for top in range(0, h, tile):
         for left in range(0, w, tile):
@@ -35,4 +46,6 @@ def tiled(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, *, factor
             ow = int(min(tile, w - left) * factor)
             out[..., int(top * factor): int(top * factor) + oh, int(left * factor): int(left * factor) + ow] = \
                 part[..., ot: ot + oh, ol: ol + ow]
+            if on_tile is not None:
+                on_tile()
     return out

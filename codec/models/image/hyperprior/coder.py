@@ -25,7 +25,7 @@ from codec.errors import CorruptStreamError
 from codec.models.image.hyperprior.network import pad_to_multiple
 from codec.models.image.hyperprior.integer_path import Y_FRACTION, Z_FRACTION
 from codec.models.image.hyperprior.model_file import LoadedModel
-from codec.nn.tiling import tiled
+from codec.nn.tiling import tile_count, tiled
 from codec.nn.checkerboard import anchor_mask
 
 TILE_PIXELS = 512     # analysis/synthesis tile (bounds memory for large photos)
@@ -65,12 +65,15 @@ class HyperpriorCoder:
         return self.model.config.levels
 
     # -- analysis ------------------------------------------------------------------------------
-    def analyse(self, rgb: np.ndarray) -> torch.Tensor:
+    def analysis_tiles(self, height: int, width: int) -> int:
+        return tile_count((-(-height // 64) * 64, -(-width // 64) * 64), TILE_PIXELS, HALO_PIXELS)
+
+    def analyse(self, rgb: np.ndarray, *, on_tile=None) -> torch.Tensor:
         """The un-gained latent of an HxWx3 uint8 image (padded to a multiple of 64)."""
         x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255)
         x = pad_to_multiple(x, self.net.PAD_MULTIPLE)
         with torch.no_grad():
-            return tiled(self.net.g_a, x, factor=1 / 16, tile=TILE_PIXELS, halo=HALO_PIXELS)
+            return tiled(self.net.g_a, x, factor=1 / 16, tile=TILE_PIXELS, halo=HALO_PIXELS, on_tile=on_tile)
 
     def hyper_symbols(self, y_gained: torch.Tensor) -> torch.Tensor:
         """The hyper-latent symbols ``z`` the encoder sends for a gained latent."""
@@ -142,13 +145,16 @@ class HyperpriorCoder:
 
     def decompress(self, segments: tuple[bytes, ...] | list[bytes], height: int, width: int, level: float, *,
                    threads: int = 1, device: str | torch.device = "cpu",
-                   synthesis_dtype: torch.dtype = torch.float32) -> np.ndarray:
+                   synthesis_dtype: torch.dtype = torch.float32, on_tile=None) -> np.ndarray:
         """HxWx3 uint8 image from the three segments."""
         y_q = self.decode_latent(segments, height, width, threads=threads, device=device)
-        return self.synthesise(y_q, level, height, width, dtype=synthesis_dtype)
+        return self.synthesise(y_q, level, height, width, dtype=synthesis_dtype, on_tile=on_tile)
+
+    def synthesis_tiles(self, height: int, width: int) -> int:
+        return tile_count((-(-height // 64) * 4, -(-width // 64) * 4), TILE_PIXELS // 16, HALO_PIXELS // 16)
 
     def synthesise(self, y_q: torch.Tensor, level: float, height: int, width: int, *,
-                   dtype: torch.dtype = torch.float32) -> np.ndarray:
+                   dtype: torch.dtype = torch.float32, on_tile=None) -> np.ndarray:
         """Pixels from the fixed-point latent (floating point from here on; it changes pixels, not symbols)."""
         net = self.net.g_s
         if y_q.device.type != "cpu" or dtype != torch.float32:
@@ -156,7 +162,7 @@ class HyperpriorCoder:
         _, inverse_gain = self.net.gains(torch.tensor([level]))
         y_hat = y_q.to(torch.float64).div(1 << Y_FRACTION).to(dtype) * inverse_gain.to(y_q.device, dtype)
         with torch.no_grad():
-            x = tiled(net, y_hat, factor=16, tile=TILE_PIXELS // 16, halo=HALO_PIXELS // 16)
+            x = tiled(net, y_hat, factor=16, tile=TILE_PIXELS // 16, halo=HALO_PIXELS // 16, on_tile=on_tile)
         x = x[0, :, :height, :width].clamp(0, 1).mul(255).round().to(torch.uint8)
         return x.permute(1, 2, 0).contiguous().cpu().numpy()
 

@@ -19,6 +19,12 @@ FORMAT = "nmc-hyperprior-v1"
 LEVELS = 8            # -q 1..8 in every released revision
 PARAMS_VERSION = 1
 LEVEL_STEPS = 256     # the level is stored in 1/256 steps
+# Kodak bits per pixel of each quality level (the model cards' tables): where a target-rate search
+# starts. Only a starting point: the search measures the image's own sizes.
+KODAK_BPP = {
+    1: (0.321, 0.447, 0.597, 0.772, 0.963, 1.172, 1.397, 1.630),
+    2: (0.120, 0.167, 0.255, 0.397, 0.596, 0.848, 1.140, 1.479),
+}
 
 
 def encode_params(level: float) -> bytes:
