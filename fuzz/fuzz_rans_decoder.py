@@ -16,6 +16,12 @@ Each input is interpreted by :func:`test_one_input` in one of two modes:
 
 ``test_one_input`` does not need atheris, so ``tests/test_fuzz_smoke.py``
 can keep it working in the ordinary test run.
+
+Differential mode: with ``RANS_FUZZ_DIFFERENTIAL=emulator`` every input is
+also decoded by the CUDA coder's code run on the host warp emulator (slow:
+about a millisecond per input), with ``=cuda`` by the CUDA coder on a GPU,
+and the outcome must be the CPU decoder's: the same symbols, or the same
+error with the same message and offset.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from codec.errors import CorruptStreamError
 MAX_SYMBOLS = 4096
 MAX_PATTERN = 16
 MODE_RAW, MODE_MUTATE = 0, 1
+DIFFERENTIAL = os.environ.get("RANS_FUZZ_DIFFERENTIAL", "")  # "", "emulator" or "cuda"
 
 # Two table sets so that precision and alphabet sizes vary.
 TABLE_SETS: list[CdfTables] = [
@@ -154,13 +161,44 @@ def test_one_input(data: bytes) -> None:
         if stream == seed.stream:
             expected = seed.symbols
 
-    try:
-        out = decode(stream, indexes, TABLE_SETS[table_set], threads=threads)
-    except (CorruptStreamError, ValueError):
+    tables = TABLE_SETS[table_set]
+    outcome = _outcome(lambda: decode(stream, indexes, tables, threads=threads))
+    if DIFFERENTIAL:
+        other = _outcome(lambda: _simt_decode(stream, indexes, tables, DIFFERENTIAL))
+        assert other[:3] == outcome[:3], f"the {DIFFERENTIAL} SIMT decoder disagrees: {other[:2]} vs {outcome[:2]}"
+    if outcome[0] != "ok":
         return
+    out = outcome[3]
     assert isinstance(out, np.ndarray) and out.dtype == np.int32 and out.shape == indexes.shape
     if expected is not None:
         assert np.array_equal(out, expected), "valid stream decoded wrongly"
+
+
+def _outcome(fn) -> tuple:
+    """("ok", symbol bytes, None, symbols) or (error kind, message, offset, None); other errors escape."""
+    try:
+        out = fn()
+    except CorruptStreamError as error:
+        return "corrupt", str(error), error.offset, None
+    except ValueError as error:
+        return "value", str(error), None, None
+    out = np.asarray(out)
+    return "ok", out.tobytes(), None, out
+
+
+def _simt_decode(stream: bytes, indexes: np.ndarray, tables: CdfTables, backend: str) -> np.ndarray:
+    """The CUDA coder's decode: emulated on the host, or on a GPU."""
+    if backend == "emulator":
+        from codec.entropy import _rans
+
+        # Alternate between the driver's paths for a payload in host and in device memory.
+        out = _rans.simt_decode(tables._core, stream, indexes.ravel(), len(stream) % 2 == 1)
+        return out.reshape(indexes.shape)
+    if backend == "cuda":
+        from codec.entropy import cuda
+
+        return cuda.decode(stream, indexes, tables).to_numpy()
+    raise ValueError(f"RANS_FUZZ_DIFFERENTIAL must be emulator or cuda, got {backend!r}")
 
 
 def write_seed_corpus(folder: str) -> None:

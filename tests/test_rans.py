@@ -141,6 +141,63 @@ def test_bytes_do_not_depend_on_threads():
         np.testing.assert_array_equal(decode(reference, indexes, tables, threads=threads), symbols)
 
 
+def test_default_substreams_give_the_same_bytes_and_symbols_on_any_thread_count():
+    # Several substreams of the default size (65536), escapes in each, so
+    # that every thread count really splits the work.
+    symbols, indexes, tables = latents(5 * 65536 + 12_345, seed=12)
+    symbols[::5003] = -123_456_789
+    reference = encode(symbols, indexes, tables, threads=1)
+    assert len(split_payload_lengths(reference)) == 6
+    for threads in (2, 3, 4, 6, 7):
+        assert encode(symbols, indexes, tables, threads=threads) == reference
+        np.testing.assert_array_equal(decode(reference, indexes, tables, threads=threads), symbols)
+
+
+def test_errors_are_the_same_on_any_thread_count():
+    """A bad table index is reported first, at its lowest position; then the first damaged substream."""
+    symbols, indexes, tables = latents(40_000, seed=13)
+    data = encode(symbols, indexes, tables, substream_size=1000)
+    damaged = bytearray(data)
+    damaged[len(data) // 4] ^= 0x40  # an early substream
+    bad = indexes.copy()
+    bad[[39_990, 25_000, 31_000]] = [-1, tables.num_tables, 99]  # late substreams
+    for threads in (1, 2, 3, 8):
+        for payload in (data, bytes(damaged), bytes(damaged[:-3])):
+            with pytest.raises(ValueError, match="table index 64 at position 25000 outside"):
+                decode(payload, bad, tables, threads=threads)
+        with pytest.raises(ValueError, match="position 25000"):
+            encode(symbols, bad, tables, substream_size=1000, threads=threads)
+        with pytest.raises(CorruptStreamError) as info:
+            decode(bytes(damaged), indexes, tables, threads=threads)
+        assert info.value.offset < len(data) // 2
+
+
+def split_payload_lengths(data: bytes) -> list[int]:
+    """The substream lengths of a payload."""
+    pos, values = 4, []
+    for _ in range(2):
+        value, shift = 0, 0
+        while True:
+            value |= (data[pos] & 0x7F) << shift
+            shift += 7
+            pos += 1
+            if data[pos - 1] < 0x80:
+                break
+        values.append(value)
+    n, size = values
+    lengths = []
+    for _ in range(-(-n // size)):
+        value, shift = 0, 0
+        while True:
+            value |= (data[pos] & 0x7F) << shift
+            shift += 7
+            pos += 1
+            if data[pos - 1] < 0x80:
+                break
+        lengths.append(value)
+    return lengths
+
+
 def test_substream_size_one_and_larger_than_input():
     symbols, indexes, tables = latents(257, seed=4)
     for size in (1, 2, 256, 257, 258, 2**40):

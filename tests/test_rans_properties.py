@@ -63,13 +63,25 @@ options = st.fixed_dictionaries(
 )
 
 
+@st.composite
+def split_options(draw, n: int):
+    """Lanes, and a substream size that cuts n symbols into 2..40 substreams more often than not."""
+    if n > 1 and draw(st.booleans()):
+        size = -(-n // draw(st.integers(2, min(40, n))))
+    else:
+        size = draw(st.integers(1, 4000) | st.just(65536))
+    return {"lanes": draw(st.integers(1, 32)), "substream_size": size}
+
+
 @settings(max_examples=120, deadline=None)
-@given(tables_and_values(), options, st.integers(1, 4))
-def test_round_trip(problem, coding, threads):
+@given(tables_and_values(), st.data(), st.integers(2, 5))
+def test_round_trip(problem, data, threads):
     tables, values, indexes = problem
-    data = encode(values, indexes, tables, threads=threads, **coding)
-    assert data == encode(values, indexes, tables, threads=1, **coding)
-    np.testing.assert_array_equal(decode(data, indexes, tables, threads=threads), values)
+    coding = data.draw(split_options(len(values)))
+    payload = encode(values, indexes, tables, threads=threads, **coding)
+    assert payload == encode(values, indexes, tables, threads=1, **coding)
+    np.testing.assert_array_equal(decode(payload, indexes, tables, threads=threads), values)
+    np.testing.assert_array_equal(decode(payload, indexes, tables, threads=1), values)
 
 
 @settings(max_examples=60, deadline=None)

@@ -11,7 +11,19 @@
 #include <string>
 #include <vector>
 
+#include "rans/cuda/rans_simt_emulator.hpp"
 #include "rans/rans_coder.hpp"
+
+// Set by CMakeLists.txt: how this build decided about the CUDA coder.
+#ifndef CODEC_CUDA_OPTION
+#define CODEC_CUDA_OPTION "unknown"
+#endif
+#ifndef CODEC_CUDA_BUILT
+#define CODEC_CUDA_BUILT 0
+#endif
+#ifndef CODEC_CUDA_NOTE
+#define CODEC_CUDA_NOTE ""
+#endif
 
 namespace py = pybind11;
 using codec::rans::RansTables;
@@ -73,6 +85,42 @@ py::array_t<std::int32_t> decode(const RansTables& tables, const py::buffer& dat
   return out;
 }
 
+// The SIMT coder (the CUDA coder's code) run by the host warp emulator; for tests.
+py::bytes simt_encode(const RansTables& tables, const IntArray& values, const IntArray& indexes,
+                      int lanes, std::uint64_t substream_size) {
+  require_1d(values, "symbols");
+  require_1d(indexes, "indexes");
+  if (values.shape(0) != indexes.shape(0)) {
+    throw codec::rans::UsageError("symbols and indexes must have the same length");
+  }
+  std::vector<std::uint8_t> out;
+  {
+    py::gil_scoped_release release;
+    out = codec::rans::simt::emulated_encode(tables, values.data(), indexes.data(),
+                                             static_cast<std::size_t>(values.shape(0)), lanes,
+                                             substream_size);
+  }
+  return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+}
+
+py::array_t<std::int32_t> simt_decode(const RansTables& tables, const py::buffer& data,
+                                      const IntArray& indexes, bool payload_on_device) {
+  require_1d(indexes, "indexes");
+  const py::buffer_info info = data.request();
+  if (info.ndim != 1 || info.itemsize != 1 || info.strides[0] != 1) {
+    throw codec::rans::UsageError("data must be a contiguous bytes-like object");
+  }
+  const auto count = static_cast<std::size_t>(indexes.shape(0));
+  py::array_t<std::int32_t> out(static_cast<py::ssize_t>(count));
+  {
+    py::gil_scoped_release release;
+    codec::rans::simt::emulated_decode(tables, static_cast<const std::uint8_t*>(info.ptr),
+                                       static_cast<std::size_t>(info.size), payload_on_device,
+                                       indexes.data(), count, out.mutable_data());
+  }
+  return out;
+}
+
 void translate_corrupt_stream(std::exception_ptr error) {
   try {
     if (error) std::rethrow_exception(error);
@@ -104,4 +152,16 @@ PYBIND11_MODULE(_rans, m) {
         py::arg("lanes"), py::arg("substream_size"), py::arg("threads"));
   m.def("decode", &decode, py::arg("tables"), py::arg("data"), py::arg("indexes"),
         py::arg("threads"));
+
+  m.attr("simt_emulator") = codec::rans::simt::emulator_available();
+  m.def("simt_encode", &simt_encode, py::arg("tables"), py::arg("symbols"), py::arg("indexes"),
+        py::arg("lanes"), py::arg("substream_size"));
+  m.def("simt_decode", &simt_decode, py::arg("tables"), py::arg("data"), py::arg("indexes"),
+        py::arg("payload_on_device") = false);
+
+  py::dict build;
+  build["cuda_option"] = CODEC_CUDA_OPTION;
+  build["cuda_built"] = static_cast<bool>(CODEC_CUDA_BUILT);
+  build["cuda_note"] = CODEC_CUDA_NOTE;
+  m.attr("build_info") = build;
 }

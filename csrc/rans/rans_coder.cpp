@@ -16,19 +16,25 @@ std::vector<std::uint8_t> encode(const RansTables& tables, const std::int32_t* v
     throw UsageError("lanes must be in [1, 32], got " + std::to_string(options.lanes));
   }
   if (options.substream_size < 1) throw UsageError("substream_size must be at least 1");
-  tables.check_indexes(indexes, count);
 
   const std::uint64_t size = options.substream_size;
   const auto substreams = static_cast<std::size_t>(substream_count(count, size));
+  auto first_of = [&](std::size_t k) { return static_cast<std::size_t>(k * size); };
+  auto count_of = [&](std::size_t k) {
+    return static_cast<std::size_t>(std::min<std::uint64_t>(size, count - first_of(k)));
+  };
   std::vector<std::vector<std::uint8_t>> parts(substreams);
   const std::size_t workers = worker_count(substreams, options.threads);
   std::vector<WordSink> sinks(workers);
-  run_jobs(substreams, workers, [&](std::size_t k, std::size_t worker) {
-    const std::size_t first = static_cast<std::size_t>(k * size);
-    const std::size_t n = std::min<std::size_t>(static_cast<std::size_t>(size), count - first);
-    encode_substream(tables, values + first, indexes + first, n, options.lanes, sinks[worker],
-                     parts[k]);
-  });
+  // Each job checks its own table indexes first (they are then in cache for
+  // the coding), so validation is spread over the threads too.
+  run_checked_jobs(
+      substreams, workers,
+      [&](std::size_t k) { tables.check_indexes(indexes, first_of(k), first_of(k) + count_of(k)); },
+      [&](std::size_t k, std::size_t worker) {
+        encode_substream(tables, values + first_of(k), indexes + first_of(k), count_of(k),
+                         options.lanes, sinks[worker], parts[k]);
+      });
 
   std::vector<std::uint8_t> out = {kLayoutVersion, static_cast<std::uint8_t>(options.lanes),
                                    static_cast<std::uint8_t>(tables.precision()), 0};
@@ -46,16 +52,28 @@ std::vector<std::uint8_t> encode(const RansTables& tables, const std::int32_t* v
 
 void decode(const RansTables& tables, const std::uint8_t* data, std::size_t size,
             const std::int32_t* indexes, std::size_t count, std::int32_t* out, int threads) {
-  tables.check_indexes(indexes, count);
-  const PayloadLayout layout = parse_layout(data, size, count, tables.precision());
+  // Bad table indexes are reported before anything wrong with the data, as
+  // if they were all checked first; the jobs below check their own share.
+  PayloadLayout layout;
+  try {
+    layout = parse_layout(data, size, count, tables.precision());
+  } catch (const CorruptStream&) {
+    tables.check_indexes(indexes, count);
+    throw;
+  }
   const std::size_t substreams = layout.bounds.size() - 1;
   const std::uint64_t per = layout.substream_size;
-  run_jobs(substreams, worker_count(substreams, threads), [&](std::size_t k, std::size_t) {
-    const auto first = static_cast<std::size_t>(k * per);
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(per, count - first));
-    decode_substream(tables, data, layout.bounds[k], layout.bounds[k + 1], indexes + first, n,
-                     layout.lanes, out + first);
-  });
+  auto first_of = [&](std::size_t k) { return static_cast<std::size_t>(k * per); };
+  auto count_of = [&](std::size_t k) {
+    return static_cast<std::size_t>(std::min<std::uint64_t>(per, count - first_of(k)));
+  };
+  run_checked_jobs(
+      substreams, worker_count(substreams, threads),
+      [&](std::size_t k) { tables.check_indexes(indexes, first_of(k), first_of(k) + count_of(k)); },
+      [&](std::size_t k, std::size_t) {
+        decode_substream(tables, data, layout.bounds[k], layout.bounds[k + 1], indexes + first_of(k),
+                         count_of(k), layout.lanes, out + first_of(k));
+      });
 }
 
 }  // namespace codec::rans

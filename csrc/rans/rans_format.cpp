@@ -33,6 +33,12 @@ std::uint64_t get_varint(const std::uint8_t* data, std::size_t size, std::size_t
 
 PayloadLayout parse_layout(const std::uint8_t* data, std::size_t size,
                            std::uint64_t expected_symbols, int precision) {
+  return parse_layout(data, size, size, expected_symbols, precision);
+}
+
+PayloadLayout parse_layout(const std::uint8_t* data, std::size_t available, std::size_t size,
+                           std::uint64_t expected_symbols, int precision) {
+  if (available > size) available = size;
   if (size < kFixedHeaderBytes) throw CorruptStream("rANS payload shorter than its header", size);
   if (data[0] != kLayoutVersion) {
     throw CorruptStream("unsupported rANS layout version " + std::to_string(data[0]), 0);
@@ -50,13 +56,13 @@ PayloadLayout parse_layout(const std::uint8_t* data, std::size_t size,
 
   std::size_t pos = kFixedHeaderBytes;
   const std::size_t count_at = pos;
-  const std::uint64_t n = get_varint(data, size, pos);
+  const std::uint64_t n = get_varint(data, available, pos);
   if (n != expected_symbols) {
     throw CorruptStream("rANS payload holds " + std::to_string(n) + " symbols, expected " +
                             std::to_string(expected_symbols), count_at);
   }
   const std::size_t size_at = pos;
-  layout.substream_size = get_varint(data, size, pos);
+  layout.substream_size = get_varint(data, available, pos);
   if (layout.substream_size == 0) throw CorruptStream("rANS substream size is 0", size_at);
 
   // Each length takes at least one byte, which bounds the allocation below.
@@ -68,7 +74,7 @@ PayloadLayout parse_layout(const std::uint8_t* data, std::size_t size,
   std::size_t total = 0;
   for (std::size_t k = 0; k < count; ++k) {
     const std::size_t length_at = pos;
-    const std::uint64_t length = get_varint(data, size, pos);
+    const std::uint64_t length = get_varint(data, available, pos);
     if (length < min_bytes || (length - min_bytes) % 2 != 0) {
       throw CorruptStream("rANS substream " + std::to_string(k) + " has invalid length " +
                               std::to_string(length), length_at);

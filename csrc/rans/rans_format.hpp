@@ -42,4 +42,11 @@ struct PayloadLayout {
 PayloadLayout parse_layout(const std::uint8_t* data, std::size_t size,
                            std::uint64_t expected_symbols, int precision);
 
+// The same for a payload of size bytes of which only the first available
+// are at data (a payload in device memory, whose header was copied over):
+// enough when available covers 24 + 10 * (substream count) bytes or the
+// whole payload, and then the result and errors are those of the above.
+PayloadLayout parse_layout(const std::uint8_t* data, std::size_t available, std::size_t size,
+                           std::uint64_t expected_symbols, int precision);
+
 }  // namespace codec::rans

@@ -70,6 +70,9 @@ RansTables::RansTables(const std::int32_t* cdfs, std::size_t num_tables, std::si
                      std::to_string(kMaxPrecision) + "], got " + std::to_string(precision));
   }
   if (num_tables == 0) throw UsageError("rANS tables: at least one table is required");
+  if (num_tables > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    throw UsageError("rANS tables: more than 2^31 - 1 tables");
+  }
   if (max_length < 2) throw UsageError("rANS tables: cdf rows need at least 2 entries");
   for (std::size_t t = 0; t < num_tables; ++t) {
     validate_table(t, cdfs + t * max_length, cdf_lengths[t], max_length, offsets[t], precision);
@@ -112,15 +115,18 @@ RansTables::RansTables(const std::int32_t* cdfs, std::size_t num_tables, std::si
   }
 }
 
-void RansTables::check_indexes(const std::int32_t* indexes, std::size_t n) const {
+void RansTables::check_indexes(const std::int32_t* indexes, std::size_t begin, std::size_t end) const {
   const auto limit = static_cast<std::uint32_t>(encode_.size());
-  // A max-reduction vectorizes; negative indexes become huge unsigned values.
-  std::uint32_t largest = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    largest = std::max(largest, static_cast<std::uint32_t>(indexes[i]));
+  // Two signed compares OR-ed together vectorize on every x86-64 (SSE2 has
+  // no unsigned max, which made a max-reduction scalar and about 15% of the
+  // decoder's time); the table count is at most 2^31.
+  const auto last = static_cast<std::int32_t>(limit - 1);
+  std::uint32_t bad = 0;
+  for (std::size_t i = begin; i < end; ++i) {
+    bad |= static_cast<std::uint32_t>(indexes[i] < 0) | static_cast<std::uint32_t>(indexes[i] > last);
   }
-  if (largest < limit) return;
-  for (std::size_t i = 0; i < n; ++i) {
+  if (bad == 0) return;
+  for (std::size_t i = begin; i < end; ++i) {
     if (static_cast<std::uint32_t>(indexes[i]) >= limit) {
       throw UsageError("table index " + std::to_string(indexes[i]) + " at position " +
                        std::to_string(i) + " outside [0, " + std::to_string(limit) + ")");

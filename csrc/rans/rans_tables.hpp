@@ -66,7 +66,17 @@ class RansTables {
   bool narrow_lookup() const { return narrow_lookup_; }
 
   // Throws UsageError unless every indexes[i] is in [0, num_tables()).
-  void check_indexes(const std::int32_t* indexes, std::size_t n) const;
+  void check_indexes(const std::int32_t* indexes, std::size_t n) const { check_indexes(indexes, 0, n); }
+  // The same for indexes[begin, end); the error names the position in indexes.
+  void check_indexes(const std::int32_t* indexes, std::size_t begin, std::size_t end) const;
+
+  // The flat arrays the tables point into, for copying them to a device
+  // (csrc/rans/cuda): EncodeTable::symbols, DecodeTable::cdf and
+  // DecodeTable::lookup point into these.
+  const std::vector<EncSymbol>& symbol_storage() const { return symbols_; }
+  const std::vector<std::uint16_t>& cdf_storage() const { return cdf_; }
+  const std::vector<std::uint8_t>& lookup8_storage() const { return lookup8_; }
+  const std::vector<std::uint16_t>& lookup16_storage() const { return lookup16_; }
 
  private:
   int precision_;
