@@ -1,6 +1,6 @@
 """Image codec speed and memory beside JPEG and WebP, in the same run.
 
-    python benchmarks/bench_image.py [--image PATH] [--repeat 3] [--large]
+    python benchmarks/bench_image.py [--image PATH] [--repeat 3] [--large] [--bpp-vs-quality]
 
 Each codec runs in its own process so that its peak memory (ru_maxrss) is
 its own. Times are the best of ``--repeat`` runs of encode and decode of one
@@ -8,9 +8,15 @@ its own. Times are the best of ``--repeat`` runs of encode and decode of one
 against JPEG in the same run. ``--large`` adds a 6000x4000 image to show
 that tiling bounds memory.
 
+``--bpp-vs-quality`` adds a table of rate control's cost: our encode at
+``-q 4`` and at ``--bpp X``, X being the rate ``-q 4`` gave, so that the
+target-rate search lands near the same level; the ratio is of their encode
+times in the same run.
+
 Targets (stated here, checked by reading the table, never by a test):
 decode a 768x512 image in under 1 s on 2 CPU cores; peak memory under 1 GB
-for 768x512 and under 4 GB for 6000x4000.
+for 768x512 and under 4 GB for 6000x4000; a ``--bpp`` encode within 2x the
+time of a ``-q`` encode of the same image.
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ if kind == "ours":
     import torch
     torch.set_num_threads(2)
     import codec
-    enc = lambda: codec.encode_image(img, quality=spec["quality"])
+    rate = {"bpp": spec["bpp"]} if spec.get("bpp") else {"quality": spec["quality"]}
+    enc = lambda: codec.encode_image(img, **rate)
     dec = lambda data: codec.decode_image(data)
 else:
     fmt = {"jpeg": "JPEG", "webp": "WEBP"}[kind]
@@ -68,6 +75,8 @@ def main() -> None:
     parser.add_argument("--image", help="source image (default: scikit-image's astronaut)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--large", action="store_true", help="also code a 6000x4000 image")
+    parser.add_argument("--bpp-vs-quality", action="store_true",
+                        help="also time our --bpp encode against our -q 4 encode of the same image")
     args = parser.parse_args()
     image = args.image
     if image is None:
@@ -81,6 +90,7 @@ def main() -> None:
     sizes = [[768, 512]] + ([[6000, 4000]] if args.large else [])
     print("| image | codec | bpp | PSNR dB | encode s | decode s | peak MB | encode / JPEG | decode / JPEG |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    rate_tables = []
     for size in sizes:
         rows = {}
         for name, quality in (("jpeg", 75), ("webp", 75), ("ours", 4)):
@@ -92,6 +102,21 @@ def main() -> None:
             print(f"| {r['size']} | {label} | {r['bpp']:.3f} | {r['psnr']:.2f} | {r['encode_s']:.3f} | "
                   f"{r['decode_s']:.3f} | {r['peak_mb']:.0f} | {r['encode_s'] / base['encode_s']:.1f}x | "
                   f"{r['decode_s'] / base['decode_s']:.1f}x |")
+        if args.bpp_vs_quality:
+            quality = rows["ours"]
+            target = run({"codec": "ours", "quality": 4, "bpp": quality["bpp"], "image": image, "size": size,
+                          "repeat": 1 if size[0] > 1000 else args.repeat})
+            rate_tables.append((quality, target))
+    for quality, target in rate_tables:
+        print()
+        print(f"Rate control on {quality['size']}: our encode at -q 4 and at --bpp {quality['bpp']:.4f} "
+              f"(the rate -q 4 gave), best of {args.repeat}:")
+        print()
+        print("| encode | bpp | PSNR dB | encode s | / -q 4 |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        for label, r in (("-q 4", quality), (f"--bpp {quality['bpp']:.4f}", target)):
+            print(f"| {label} | {r['bpp']:.4f} | {r['psnr']:.2f} | {r['encode_s']:.3f} | "
+                  f"{r['encode_s'] / quality['encode_s']:.2f}x |")
 
 
 if __name__ == "__main__":

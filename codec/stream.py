@@ -33,9 +33,10 @@ from typing import Any, BinaryIO
 from codec import __version__
 from codec.container import ContainerReader, ContainerWriter, FileHeader, MediaType, SourceInfo, build_container
 from codec.container.packet import Packet
-from codec.errors import BadInputError, CodecError, CorruptStreamError, UsageError
+from codec.container.summary import check_file
+from codec.errors import BadInputError, CodecError, CorruptStreamError, ModelMismatchError, UsageError
 from codec.io.atomic import STDOUT, output_file
-from codec.media import medium_for_type, medium_named
+from codec.media import all_media, medium_for_type, medium_named
 from codec.models.base import DecodeOptions, EncodeOptions, Model, Progress
 
 MODES = ("r", "w")
@@ -60,19 +61,28 @@ def open(target: Any, mode: str = "r", **options: Any) -> "Reader | Writer":  # 
     raise UsageError(f"mode must be 'r' or 'w', got {mode!r}")
 
 
-def _rate_target(rate_unit: str, bpp: Any, bitrate: Any) -> float | None:
+def _rate_target(rate_unit: str, quality: Any, bpp: Any, bitrate: Any) -> float | None:
+    """Check the rate arguments' types before any work; return the target rate (None: a quality).
+
+    The range of ``quality`` is the model's to check; a bitrate may be text ('500k'), a bpp may not.
+    """
+    if quality is not None and (isinstance(quality, bool) or not isinstance(quality, (int, float))
+                                or quality != quality):
+        raise UsageError(f"quality must be a number, got {quality!r}")
     if bpp is not None and bitrate is not None:
         raise UsageError("give bpp or bitrate, not both")
+    if quality is not None and (bpp is not None or bitrate is not None):
+        raise UsageError("give a quality or a target rate, not both")
     if rate_unit == "bpp" and bitrate is not None:
         raise UsageError("images take a target in bits per pixel (bpp=), not a bitrate")
     if rate_unit != "bpp" and bpp is not None:
-        raise UsageError(f"this medium takes a bitrate (bitrate=), not bpp")
+        raise UsageError("this medium takes a bitrate (bitrate=), not bpp")
     value = bpp if bpp is not None else bitrate
     if value is None:
         return None
-    if isinstance(value, str):
+    if isinstance(value, str) and bitrate is not None:
         value = parse_bitrate(value)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
         raise UsageError(f"the target rate must be a positive number, got {value!r}")
     return float(value)
 
@@ -88,6 +98,11 @@ def parse_bitrate(text: str) -> float:
     if not value > 0:
         raise UsageError(f"the bitrate must be positive, got {text!r}")
     return value
+
+
+def _check_model_name(model: Any) -> None:
+    if model is not None and not isinstance(model, str):
+        raise UsageError(f"model must be a model id string (id, id@revision or a family name), got {model!r}")
 
 
 def _check_int(name: str, value: Any, low: int = 1) -> int:
@@ -110,7 +125,8 @@ class Writer:
         if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, (int, float))
                                        or time_limit <= 0):
             raise UsageError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-        target_rate = _rate_target(self.medium.rate_unit, bpp, bitrate)
+        target_rate = _rate_target(self.medium.rate_unit, quality, bpp, bitrate)
+        _check_model_name(model)
         self.info = source if source is not None else self.medium.source_info(**source_params)
         if weights is not None:
             self.model = weights
@@ -128,7 +144,7 @@ class Writer:
         if hasattr(target, "write"):
             self._stream = target
         else:
-            self._stream = self._stack.enter_context(output_file(target, overwrite=overwrite))
+            self._stream = self._stack.enter_context(output_file(target, overwrite=overwrite, verify=check_file))
         self._container: ContainerWriter | None = None
         self._closed = False
         self.items = 0
@@ -240,41 +256,39 @@ class Reader:
                  device: str = "cpu", output: str = "numpy", progress: Progress | None = None,
                  model_options: dict[str, Any] | None = None, weights: Model | None = None) -> None:
         _check_int("threads", threads)
+        if not any(output in m.output_kinds for m in all_media()):
+            raise UsageError(f"unknown output kind {output!r}; choose from "
+                             f"{', '.join(sorted({k for m in all_media() for k in m.output_kinds}))}")
         self._stack = contextlib.ExitStack()
         self.name = "data"
         try:
             stream, size = self._open(source)
             self.container = ContainerReader(stream, size=size)
-        except BadInputError as exc:
-            self._stack.close()
-            raise exc.in_file(self.name) if self.name != "data" else exc
-        except BaseException:
-            self._stack.close()
-            raise
-        header = self.container.header
-        self.header = header
-        self.medium = medium_for_type(header.media_type)
-        try:
+            header = self.container.header
+            self.header = header
+            self.medium = medium_for_type(header.media_type)
+            if output not in self.medium.output_kinds:
+                raise UsageError(f"output must be one of {', '.join(map(repr, self.medium.output_kinds))} "
+                                 f"for {self.medium.name}, got {output!r}")
+            self.output = output
             if weights is not None:
                 if weights.digest != header.model_digest:
-                    raise BadInputError("the file was not coded with the given weights file (digest differs)")
+                    raise ModelMismatchError("the file was not coded with the given weights file (digest differs)")
                 self.model = weights
             else:
                 from codec.zoo import model_for_header
 
                 self.model = model_for_header(header)
             params = self.model.family.check_params(header)
+            self.session = self.model.decoder(header, DecodeOptions(threads=threads, device=device,
+                                                                    progress=progress or Progress(),
+                                                                    extra=dict(model_options or {})))
+        except BadInputError as exc:
+            self._stack.close()
+            raise exc.in_file(self.name) if self.name != "data" else exc
         except BaseException:
             self._stack.close()
             raise
-        if output not in self.medium.output_kinds:
-            self._stack.close()
-            raise UsageError(f"output must be one of {', '.join(map(repr, self.medium.output_kinds))}, "
-                             f"got {output!r}")
-        self.output = output
-        self.session = self.model.decoder(header, DecodeOptions(threads=threads, device=device,
-                                                                progress=progress or Progress(),
-                                                                extra=dict(model_options or {})))
         end = None
         if self.container._seekable and header.media_type is not MediaType.IMAGE:
             try:
@@ -292,17 +306,19 @@ class Reader:
             return io.BytesIO(data), len(data)
         if hasattr(source, "read"):
             return source, None
+        if not isinstance(source, (str, os.PathLike)):
+            raise UsageError(f"a reader takes a path, bytes or a binary file object, not {type(source).__name__}")
         if os.fspath(source) == STDOUT:
             return sys.stdin.buffer, None
         self.name = os.fspath(source)
         try:
             f = self._stack.enter_context(builtins.open(source, "rb"))
         except FileNotFoundError:
-            raise BadInputError(f"{source}: no such file") from None
+            raise BadInputError("no such file") from None
         except IsADirectoryError:
-            raise BadInputError(f"{source}: is a folder") from None
+            raise BadInputError("is a folder") from None
         except OSError as exc:
-            raise BadInputError(f"cannot read {source}: {exc.strerror or exc}") from None
+            raise BadInputError(f"cannot read it: {exc.strerror or exc}") from None
         st = os.fstat(f.fileno())
         return f, st.st_size if stat.S_ISREG(st.st_mode) else None
 
@@ -322,7 +338,11 @@ class Reader:
     def decoded(self) -> Iterator[Any]:
         """The model's items as they come out of the decoder (what a :class:`MediaSink` takes)."""
         try:
-            for packet in self.container.packets():
+            packets = self.container.packets()
+            if self.header.media_type is MediaType.IMAGE:
+                # One packet: validate the whole file (end packet, trailer) before the model does any work.
+                packets = iter(list(packets))
+            for packet in packets:
                 for item in self.session.decode(packet):
                     self.items += 1
                     yield item
@@ -372,12 +392,11 @@ def media_of(source: Any, media: str | None) -> str:
         medium_named(media)
         return media
     if isinstance(source, (str, os.PathLike)) and os.fspath(source) != STDOUT:
-        from codec.media import medium_for_path
+        from codec.media import medium_for_path, unsupported_source_message
 
         found = medium_for_path(Path(source))
         if found is None:
-            raise BadInputError(f"{source}: not a kind of media this installation reads "
-                                f"(extension {Path(source).suffix or 'none'!r})")
+            raise BadInputError(unsupported_source_message(Path(source)))
         return found.name
     return "image"
 
@@ -386,6 +405,15 @@ def encode(source: Any, target: str | os.PathLike[str] | BinaryIO | None = None,
            source_options: dict[str, Any] | None = None, **options: Any) -> bytes | None:
     """Encode a whole source (a path, or an image as array/PIL/tensor) to ``target``, or to bytes if None."""
     medium = medium_named(media_of(source, media))
+    _rate_target(medium.rate_unit, options.get("quality"), options.get("bpp"), options.get("bitrate"))
+    _check_int("threads", options.get("threads", 1))
+    _check_model_name(options.get("model"))
+    if options.get("weights") is None:
+        from codec.zoo import resolve
+
+        resolve(options.get("model"), medium.media_type)  # a missing or unknown model: before reading the source
+    if source_options is not None and not isinstance(source_options, dict):
+        raise UsageError(f"source_options must be a dict, got {type(source_options).__name__}")
     with medium.open_source(source, source_options or {}) as src:
         buf = io.BytesIO() if target is None else target
         with Writer(buf, media=medium.name, source=src.info, **options) as writer:

@@ -6,10 +6,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import codec
 from codec.container import MediaType, parse_container
-from codec.models.image.hyperprior.refine import Budget, Refiner, level_lambda
+from codec.models.image.hyperprior.refine import Budget, Refiner
 from codec.zoo import model_for
 
 
@@ -24,7 +25,7 @@ def _cost(photo, data, level):
     """The measured cost the refinement lowers: lambda * 255^2 * MSE + bits per pixel of the payload."""
     pixels = codec.decode_image(data).astype(np.float64) / 255
     mse = np.mean((pixels - photo / 255) ** 2)
-    lam = level_lambda(model_for(None, MediaType.IMAGE).coder.net.config.lambdas, level)
+    lam = float(model_for(None, MediaType.IMAGE).coder.net.level_lambdas(torch.tensor([level]))[0])
     bits = 8 * parse_container(data).packets[0].size
     return lam * 255 ** 2 * mse + bits / (photo.shape[0] * photo.shape[1])
 
@@ -46,7 +47,7 @@ def test_sga_phase_runs_and_never_returns_worse_than_its_start(photo):
     h, w = photo.shape[:2]
     got = coder.decompress(refined, h, w, 2.0)
     ref = coder.decompress(base, h, w, 2.0)
-    lam = level_lambda(coder.net.config.lambdas, 2.0)
+    lam = float(coder.net.level_lambdas(torch.tensor([2.0]))[0])
 
     def cost(segments, pixels):
         mse = np.mean((pixels / 255 - photo / 255) ** 2)
@@ -75,8 +76,9 @@ def test_unknown_preset_is_a_usage_error(photo):
         codec.encode_image(photo, preset="turbo")
 
 
-def test_level_lambda_interpolates_geometrically():
-    lambdas = (0.01, 0.04, 0.16)
-    assert level_lambda(lambdas, 0.5) == pytest.approx(0.02)
-    assert level_lambda(lambdas, 2.0) == pytest.approx(0.16)
-    assert math.isclose(level_lambda(lambdas, 1.0), 0.04)
+def test_levels_interpolate_geometrically():
+    from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
+
+    net = HyperpriorImageModel(HyperpriorConfig(lambdas=(0.01, 0.04, 0.16)))
+    got = net.level_lambdas(torch.tensor([0.5, 2.0, 1.0]))
+    assert torch.allclose(got, torch.tensor([0.02, 0.16, 0.04]))

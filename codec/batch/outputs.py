@@ -13,7 +13,7 @@ from enum import Enum
 from pathlib import Path
 
 from codec.batch import kinds
-from codec.container.summary import scan
+from codec.container.summary import check_file
 from codec.errors import BadInputError
 from codec.io.atomic import TEMP_PREFIX
 from codec.media import all_media
@@ -33,8 +33,7 @@ def is_temporary(name: str) -> bool:
 
 def verify_coded(path: Path) -> None:
     """An .nmc file is complete when it parses and every checksum holds (read packet by packet)."""
-    with open(path, "rb") as f:
-        scan(f)
+    check_file(path)
 
 
 def verify_output(path: Path) -> None:

@@ -14,10 +14,11 @@ import time
 from pathlib import Path
 
 from codec.cli import exitcodes
+from codec.cli.encode import describe_source
 from codec.cli.options import add_declared, declared_values
 from codec.cli.output import check_output
 from codec.cli.progress import progress_for
-from codec.errors import BadInputError, CorruptStreamError
+from codec.errors import CorruptStreamError, UsageError
 
 NAME = "decode"
 HELP = "decode an .nmc file (image: PNG by default; the format follows the output's extension)"
@@ -50,18 +51,23 @@ def run(args: argparse.Namespace) -> int:
     with Reader(source, threads=args.threads, device=args.device, progress=progress_for(args),
                 model_options=model_options) as reader:
         medium = reader.medium
-        default_format = args.format or medium.output_formats()[0]
+        log.debug("%s: %s, %s, model %s (%s family), ready in %.2fs", args.input, medium.name,
+                  describe_source(reader.header.source), reader.model.entry.full_id, reader.model.family.name,
+                  time.monotonic() - start)
+        requested = args.format.lower().lstrip(".") if args.format else None
+        default_format = requested or medium.output_formats()[0]
         output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix("." + default_format)))
         if output == "-":
             fmt = default_format
         else:
-            fmt = args.format or medium_for_output(Path(output), reader.header.media_type)
+            fmt = requested or medium_for_output(Path(output), reader.header.media_type)
             check_output(Path(output), args.overwrite)
         if fmt not in medium.output_formats():
-            raise BadInputError(f"{medium.name} cannot be written as {fmt!r}; "
-                                f"choose from {', '.join(medium.output_formats())}")
+            raise UsageError(f"{medium.name} cannot be written as {fmt!r}; "
+                             f"choose from {', '.join(medium.output_formats())}")
         sink_options = {"overwrite": bool(args.overwrite), **declared_values(args, medium.decode_options)}
         sink = medium.open_sink(output, fmt, reader.header.source, sink_options)
+        decoding = time.monotonic()
         try:
             for item in reader.decoded():
                 sink.write(item)
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             sink.abort()
             raise
         sink.close()
+    log.debug("decoded and written in %.2fs", time.monotonic() - decoding)
     log.info("%s -> %s: %s, %d %s%s (%.2fs)", args.input, output, reader.header.model_id, reader.items,
              medium.item_name, "" if reader.items == 1 else "s", time.monotonic() - start)
     return exitcodes.OK

@@ -48,10 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from codec.media import medium_named
     from codec.stream import Writer, media_of
-    from codec.zoo import families
+    from codec.zoo import families, resolve
 
     media = media_of(args.input, args.media)
     medium = medium_named(media)
+    resolve(args.model, medium.media_type)  # no model for this medium, or an unknown --model: before any reading
     output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix(".nmc")))
     if output != "-":
         check_output(Path(output), args.overwrite)
@@ -61,12 +62,17 @@ def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     source_arg = _stdin() if args.input == "-" else args.input
     with medium.open_source(source_arg, source_options) as source:
+        log.debug("%s: %s, %s (read in %.2fs)", args.input, medium.name, describe_source(source.info),
+                  time.monotonic() - start)
         for note in getattr(source, "notes", ()):
             log.info("%s: %s", args.input, note)
+        loading = time.monotonic()
         with Writer(output, media=media, model=args.model, source=source.info, preset=args.preset,
                     threads=args.threads, device=args.device, time_limit=args.time_limit, progress=progress,
                     overwrite=bool(args.overwrite), model_options=model_options,
                     **rate_options(args, medium.rate_unit)) as writer:
+            log.debug("model %s (%s family), ready in %.2fs", writer.model.entry.full_id, writer.model.family.name,
+                      time.monotonic() - loading)
             for item in source:
                 writer.write(item)
     size = writer.bytes_written
@@ -75,6 +81,22 @@ def run(args: argparse.Namespace) -> int:
     log.info("%s -> %s: %s, %d bytes, %s (%.2fs)", args.input, output, writer.model.entry.full_id, size,
              rate_text, time.monotonic() - start)
     return exitcodes.OK
+
+
+def describe_source(info) -> str:
+    """A few words on a source for ``-v``: its size, layout or sample rate, whichever it has."""
+    words = []
+    if info.width is not None:
+        words.append(f"{info.width}x{info.height}")
+    if info.components is not None:
+        words.append(f"{info.components} component{'s' if info.components != 1 else ''}")
+    if info.bit_depth is not None:
+        words.append(f"{info.bit_depth}-bit")
+    if info.frame_rate is not None:
+        words.append(f"{float(info.frame_rate):g} fps")
+    if info.sample_rate is not None:
+        words.append(f"{info.sample_rate} Hz, {info.channels} channels")
+    return ", ".join(words)
 
 
 def _stdin():

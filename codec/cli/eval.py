@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 from pathlib import Path
 
 from codec.cli import exitcodes
 from codec.cli.options import add_declared, add_global_options, declared_values
 from codec.errors import UsageError
-from codec.eval.codecs import all_codecs, select
 
 NAME = "eval"
 HELP = "measure rate-distortion curves and BD-rates of codecs over a dataset"
@@ -34,6 +34,8 @@ _DESCRIPTIONS = {
 
 
 def _add_medium(sub, medium) -> None:
+    from codec.eval.codecs import all_codecs
+
     name = medium.name
     p = sub.add_parser(name, help=_DESCRIPTIONS.get(name, name),
                        description="Encode every item of a dataset with each codec at each of its rate points, "
@@ -61,7 +63,19 @@ def _add_medium(sub, medium) -> None:
     p.set_defaults(medium=name)
 
 
+def _require_evaluator() -> None:
+    """The evaluator needs the [eval] extra (scipy, PyAV, matplotlib, tqdm); say so rather than fail inside."""
+    try:
+        import codec.eval.codecs  # noqa: F401
+        import codec.eval.media  # noqa: F401
+        import codec.eval.run  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"codec eval needs the evaluation extra ({exc.name} is not installed): "
+                         f"python -m pip install 'neural-media-codec[eval]'") from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    _require_evaluator()
     from codec.eval.media import MEDIA
 
     sub = parser.add_subparsers(dest="medium", metavar="MEDIUM", parser_class=type(parser), required=True)
@@ -93,6 +107,7 @@ def _recorded_command(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from codec.eval.codecs import select
     from codec.eval.run import Request, run_evaluation  # numpy/scipy/Pillow only when evaluating
 
     if args.jobs < 1:
@@ -110,9 +125,14 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("eval-results") / Path(args.dataset).resolve().name
     request = Request(medium=args.medium, dataset=Path(args.dataset), codecs=codecs, out=out, jobs=args.jobs,
                       published=tuple(args.published), anchors=tuple(args.anchor),
-                      use_cache=not args.no_cache, progress=not args.quiet, command=_recorded_command(args),
+                      use_cache=not args.no_cache, progress=not args.quiet and sys.stderr.isatty(),
+                      command=_recorded_command(args),
                       options=options)
     results, _ = run_evaluation(request)
     if not args.quiet:
-        print((out / "bd.md").read_text() if results["bd"] else f"results in {out}")
+        if any(results["bd"].values()):
+            print((out / "bd.md").read_text())
+        else:  # one curve: a BD table would have no rows
+            print(f"{', '.join(results['average']) or 'nothing'} measured, no other curve in this run to compare "
+                  f"with (add codecs with --codecs, or --published curves); results in {out}")
     return exitcodes.OK

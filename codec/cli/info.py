@@ -52,8 +52,12 @@ def run(args: argparse.Namespace) -> int:
         with open(args.file, "rb") as f:
             st = os.fstat(f.fileno())
             header, totals, end, size = scan(f, size=st.st_size if stat.S_ISREG(st.st_mode) else None)
+    except FileNotFoundError:
+        raise BadInputError(f"{args.file}: no such file") from None
+    except IsADirectoryError:
+        raise BadInputError(f"{args.file}: is a folder") from None
     except OSError as exc:
-        raise BadInputError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        raise BadInputError(f"{args.file}: cannot read it: {exc.strerror or exc}") from None
     except BadInputError as exc:
         raise exc.in_file(args.file)
     info = describe(header, totals, end, size)

@@ -32,7 +32,13 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}\nTry '{self.prog} --help'.")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``command``, only that subcommand's own arguments are built.
+
+    Building a subcommand's arguments imports what it declares options from
+    (the media and model registries, the evaluator's codecs), so ``codec info``
+    and ``codec --help`` build only what they show and start fast.
+    """
     parser = _Parser(
         prog="codec",
         description="Neural media codec: learned compression of images, video and audio.",
@@ -44,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in SUBCOMMANDS:
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
+        if command is None or command == module.NAME:
+            module.add_arguments(p)
         add_global_options(p, suppress=True)
         p.set_defaults(run=module.run)
     return parser
@@ -62,12 +69,17 @@ def _configure_logging(args: argparse.Namespace) -> None:
     log.propagate = False
 
 
+def _command_in(argv: list[str]) -> str:
+    """The subcommand named in ``argv``: its first word that is not an option (general options take no value)."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (also used by the console script)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        parser = build_parser()
+        parser = build_parser(_command_in(argv))
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)

@@ -30,7 +30,7 @@ def _quality(text: str) -> float:
 def rate_options(args: argparse.Namespace, rate_unit: str) -> dict[str, Any]:
     """The Writer's rate keywords from ``-q``/``--bpp``/``-b``, checked against the medium's unit."""
     if args.bpp is not None and rate_unit != "bpp":
-        raise UsageError(f"--bpp is for images; give a bitrate with -b for this medium")
+        raise UsageError("--bpp is for images; give a bitrate with -b for this medium")
     if args.bitrate is not None and rate_unit == "bpp":
         raise UsageError("-b/--bitrate is for video and audio; images take --bpp")
     return {"quality": args.quality, "bpp": args.bpp, "bitrate": args.bitrate}

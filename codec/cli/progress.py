@@ -26,8 +26,11 @@ class TerminalProgress(Progress):
         self.finish()
         self._stage_start = time.monotonic()
         if self.enabled:
-            from tqdm import tqdm
-
+            try:
+                from tqdm import tqdm
+            except ImportError:  # tqdm comes with the [eval] extra; without it, work goes on without a bar
+                self.enabled = False
+                return
             self._bar = tqdm(total=total, unit=unit, desc=description, delay=DELAY_SECONDS, leave=False,
                              dynamic_ncols=True, file=sys.stderr)
 

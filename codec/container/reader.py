@@ -29,6 +29,9 @@ from codec.container.trailer import TRAILER_BYTES, decode_trailer
 from codec.container.varint import MAX_VARINT_BYTES, decode_svarint, decode_varint
 from codec.errors import CorruptStreamError
 
+#: Payloads longer than this are read in chunks of this size, and on a seekable file their checksum is
+#: verified before they are held in memory: a damaged length field costs time, never its claimed memory.
+CHECK_FIRST_BYTES = 1 << 24
 
 @dataclass(frozen=True)
 class _RawPacket:
@@ -176,19 +179,44 @@ class ContainerReader:
         else:
             pts, duration, length = values
         remaining = None if self._size is None else self._size - (start - self._origin) - len(head) - 4
-        if length > MAX_PACKET_BYTES or (remaining is not None and length > remaining):
-            raise CorruptStreamError(f"packet length {length} exceeds the data left in the file",
+        if length > MAX_PACKET_BYTES:
+            raise CorruptStreamError(f"packet length {length} exceeds the format's limit of {MAX_PACKET_BYTES}",
                                      packet=number, offset=start + 3)
-        payload = self._stream.read(length)
-        crc_bytes = self._stream.read(4)
-        if len(payload) < length or len(crc_bytes) < 4:
-            raise CorruptStreamError("file is truncated inside a packet", packet=number,
-                                     offset=start + len(head) + len(payload) + len(crc_bytes))
-        (stored,) = struct.unpack("<I", crc_bytes)
-        if crc32c(payload, crc32c(head)) != stored:
-            raise CorruptStreamError("packet checksum mismatch", packet=number, offset=start)
+        if remaining is not None and length > remaining:
+            raise CorruptStreamError(f"file is truncated (or its packet length is damaged): the packet needs "
+                                     f"{length} bytes, {max(remaining, 0)} are left", packet=number, offset=start + 3)
+        if length > CHECK_FIRST_BYTES and self._seekable:
+            # A large length may be a damaged field: check the bytes it claims in bounded memory
+            # before holding them, then read them again (and check them again: the file may change).
+            payload_start = self._stream.tell()
+            self._read_checked(head, length, number, start, keep=False)
+            self._stream.seek(payload_start)
+        payload = self._read_checked(head, length, number, start, keep=True)
         self._pos = start + len(head) + length + 4
         return _RawPacket(kind, flags, pts, duration, payload, start)
+
+    def _read_checked(self, head: bytes, length: int, number: int | None, start: int, *, keep: bool) -> bytes:
+        """Read ``length`` payload bytes and the packet's CRC in chunks; raise unless they are complete and
+        the CRC matches. Chunks mean that memory follows the bytes that exist, never the length claimed."""
+        crc = crc32c(head)
+        chunks = []
+        got = 0
+        while got < length:
+            chunk = self._stream.read(min(CHECK_FIRST_BYTES, length - got))
+            if not chunk:
+                break
+            crc = crc32c(chunk, crc)
+            got += len(chunk)
+            if keep:
+                chunks.append(chunk)
+        crc_bytes = self._stream.read(4) if got == length else b""
+        if got < length or len(crc_bytes) < 4:
+            raise CorruptStreamError("file is truncated inside a packet", packet=number,
+                                     offset=start + len(head) + got + len(crc_bytes))
+        (stored,) = struct.unpack("<I", crc_bytes)
+        if crc != stored:
+            raise CorruptStreamError("packet checksum mismatch", packet=number, offset=start)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     # -- random access -----------------------------------------------------------------------------
     def read_end(self) -> EndInfo:

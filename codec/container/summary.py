@@ -36,6 +36,15 @@ def scan(stream: BinaryIO, *, size: int | None = None) -> tuple[FileHeader, Pack
     return reader.header, PacketTotals(count, ra, payload), reader.end, reader.bytes_read
 
 
+def check_file(path: str | os.PathLike[str]) -> None:
+    """Raise CorruptStreamError unless the file at ``path`` is complete and every checksum holds.
+
+    Writers run it on their temporary file before it takes its final name.
+    """
+    with open(path, "rb") as f:
+        scan(f, size=_regular_size(f))
+
+
 def describe_path(path: str | os.PathLike[str]) -> dict[str, Any]:
     with open(path, "rb") as f:
         header, totals, end, size = scan(f, size=_regular_size(f))

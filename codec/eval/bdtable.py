@@ -17,20 +17,26 @@ def msssim_db(value: float) -> float:
 def _delta(anchor: Curve, test: Curve, quality) -> dict:
     """BD-rate (percent) and BD-quality of ``test`` against ``anchor``, or the reason there are none."""
     ar, tr = anchor.series("bpp"), test.series("bpp")
-    aq, tq = quality(anchor), quality(test)
     try:
+        aq, tq = quality(anchor), quality(test)
         rate = bd_rate(ar, aq, tr, tq)
         gain = bd_quality(ar, aq, tr, tq)
         worst = worst_quality_gap(ar, aq, tr, tq)
     except ValueError as exc:
         return {"error": str(exc)}
+    except KeyError as exc:
+        return {"error": f"no {exc.args[0]} in this curve"}
     return {"bd_rate_percent": 100.0 * rate.value, "quality_range": [rate.low, rate.high],
             "bd_quality": gain.value, "bpp_range": [gain.low, gain.high],
             "worst_quality_gap": worst.value, "worst_at_bpp": worst.low}
 
 
-def bd_against(anchor_name: str, curves: list[Curve]) -> dict:
-    """``{curve name: {"psnr": ..., "ms_ssim_db": ...}}`` against the curve called ``anchor_name``."""
+def bd_against(anchor_name: str, curves: list[Curve], psnr_key: str = "psnr_rgb",
+               ms_ssim_key: str | None = "ms_ssim_rgb") -> dict:
+    """``{curve name: {"psnr": ..., "ms_ssim_db": ...}}`` against the curve called ``anchor_name``.
+
+    ``psnr_key`` and ``ms_ssim_key`` name the medium's metrics (RGB for images, YUV and luma for video).
+    """
     by_name = {c.name: c for c in curves}
     if anchor_name not in by_name:
         raise UsageError(f"anchor {anchor_name!r} is neither a measured codec nor a published curve; "
@@ -40,9 +46,9 @@ def bd_against(anchor_name: str, curves: list[Curve]) -> dict:
     for curve in curves:
         if curve.name == anchor_name:
             continue
-        entry = {"psnr": _delta(anchor, curve, lambda c: c.series("psnr_rgb"))}
-        if all("ms_ssim_rgb" in p for c in (anchor, curve) for p in c.points):
-            entry["ms_ssim_db"] = _delta(anchor, curve, lambda c: [msssim_db(v) for v in c.series("ms_ssim_rgb")])
+        entry = {"psnr": _delta(anchor, curve, lambda c: c.series(psnr_key))}
+        if ms_ssim_key and all(ms_ssim_key in p for c in (anchor, curve) for p in c.points):
+            entry["ms_ssim_db"] = _delta(anchor, curve, lambda c: [msssim_db(v) for v in c.series(ms_ssim_key)])
         table[curve.name] = entry
     return table
 

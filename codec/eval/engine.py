@@ -11,15 +11,15 @@ run goes on.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from codec.errors import BadInputError
+from codec.parallel import spawn_pool
 from codec.eval.cache import Cache, task_key
 from codec.eval.codecs.base import Codec
 from codec.eval.dataset import Dataset, Item
@@ -78,8 +78,7 @@ def _run(tasks: list[Task], jobs: int) -> Iterator[tuple[Task, dict]]:
         for task in tasks:
             yield task, measure_task(task)
         return
-    # spawn, not fork: encoder libraries hold threads that fork would copy half-alive
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with spawn_pool(jobs) as pool:
         futures = {pool.submit(measure_task, t): t for t in tasks}
         try:
             for future in as_completed(futures):

@@ -30,7 +30,8 @@ def plot(curves: list[Curve], quality_key: str, ylabel: str, title: str, path: P
     ax.set_xlabel("bits per pixel (whole files)")
     ax.set_ylabel(f"{ylabel} as -10 log10(1 - MS-SSIM) (dB)" if as_db else ylabel)
     ax.set_title(title, fontsize=8)
-    ax.set_xlim(0, 2.5)
+    rates = [r for curve in curves for r in curve.series("bpp")]
+    ax.set_xlim(0, min(2.5, 1.05 * max(rates, default=2.5)))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

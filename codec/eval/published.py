@@ -15,7 +15,8 @@ from codec.errors import BadInputError
 from codec.eval.curves import Curve
 
 # file keys -> our keys, for images
-_IMAGE_KEYS = {"bpp": "bpp", "psnr-rgb": "psnr_rgb", "ms-ssim-rgb": "ms_ssim_rgb"}
+_IMAGE_KEYS = {"bpp": "bpp", "psnr-rgb": "psnr_rgb", "ms-ssim-rgb": "ms_ssim_rgb", "psnr-yuv": "psnr_yuv",
+               "psnr-y": "psnr_y", "ms-ssim-y": "ms_ssim_y"}
 
 
 def load_published(path: str | Path) -> tuple[Curve, dict]:
@@ -27,8 +28,8 @@ def load_published(path: str | Path) -> tuple[Curve, dict]:
         columns = {ours: results[theirs] for theirs, ours in _IMAGE_KEYS.items() if theirs in results}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInputError(f"{path.name}: not a published curve file ({type(exc).__name__}: {exc})") from None
-    if "bpp" not in columns or "psnr_rgb" not in columns:
-        raise BadInputError(f"{path.name}: a published curve needs 'bpp' and 'psnr-rgb' results")
+    if "bpp" not in columns or not {"psnr_rgb", "psnr_yuv"} & set(columns):
+        raise BadInputError(f"{path.name}: a published curve needs 'bpp' and 'psnr-rgb' (or 'psnr-yuv') results")
     length = len(columns["bpp"])
     if any(len(v) != length for v in columns.values()):
         raise BadInputError(f"{path.name}: result lists of different lengths")

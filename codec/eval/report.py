@@ -49,15 +49,22 @@ def _csv(rows: list[dict], fields: tuple[str, ...], digest: dict[str, str]) -> b
     return text.getvalue().encode()
 
 
+def _fields(base: tuple[str, ...], quality_keys: list[str]) -> tuple[str, ...]:
+    """``base`` with the image metrics replaced by the medium's (the same columns for images)."""
+    at = base.index("psnr_rgb")
+    return base[:at] + tuple(quality_keys) + base[at + 2:]
+
+
 def write_report(out: Path, results: dict, curves: list[Curve], anchors: list[str]) -> list[Path]:
     """Write every result file into ``out``; return their paths."""
     digest = conditions_digest(results["conditions"])
+    labels = results["conditions"]["medium"]["quality_labels"]
     files = {
         "results.json": json.dumps(results, indent=1, sort_keys=False, allow_nan=True).encode(),
         "per_image.csv": _csv([p for items in results["per_item"].values() for points in items.values()
-                               for p in points], PER_ITEM_FIELDS, digest),
+                               for p in points], _fields(PER_ITEM_FIELDS, list(labels)), digest),
         "average.csv": _csv([{"codec": name, **p} for name, points in results["average"].items()
-                             for p in points], AVERAGE_FIELDS, digest),
+                             for p in points], _fields(AVERAGE_FIELDS, list(labels)), digest),
     }
     by_name = {c.name: c for c in curves}
     md = ["# BD-rate and BD-PSNR", ""] + [f"- {k}: {v}" for k, v in digest.items()] + [""]
@@ -73,8 +80,8 @@ def write_report(out: Path, results: dict, curves: list[Curve], anchors: list[st
         write_bytes_atomic(out / name, data, overwrite=True)
     written = [out / name for name in files]
     caption = f"{digest['dataset']}; {digest['package']}"
-    for key, stem in (("psnr_rgb", "rd_psnr"), ("ms_ssim_rgb", "rd_msssim")):
-        label = results["conditions"]["medium"]["quality_labels"][key]
+    for key, label in labels.items():
+        stem = {"psnr_rgb": "rd_psnr", "ms_ssim_rgb": "rd_msssim"}.get(key, f"rd_{key}")
         path = out / f"{stem}.png"
         tmp = out / f".{stem}.partial.png"
         plot(curves, key, label, caption, tmp, metadata={k.title(): v for k, v in digest.items()})

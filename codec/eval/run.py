@@ -72,11 +72,14 @@ def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
         "published": {curve.name: {**source, "label": curve.label, "points": list(curve.points)}
                       for curve, source in published},
         "average": {c.name: list(c.points) for c in curves if not c.published},
-        "bd": {a: bd_against(a, curves) for a in anchors},
+        "bd": {a: medium.report.bd(a, curves) if medium.report else
+               bd_against(a, curves, medium.quality_keys[0],
+                          next((k for k in medium.quality_keys if k.startswith("ms_ssim")), None))
+               for a in anchors},
         "per_item": items,
     }
     request.out.mkdir(parents=True, exist_ok=True)
-    files = write_report(request.out, results, curves, anchors)
+    files = (medium.report.write if medium.report else write_report)(request.out, results, curves, anchors)
     log.info(f"{len(outcome.records)} measurements ({outcome.cached} cached), "
              f"{len(outcome.broken_items)} unreadable items, {len(outcome.failures)} failed tasks, "
              f"{len(outcome.skipped_codecs)} codecs skipped; results in {request.out}")

@@ -62,15 +62,47 @@ def medium_for_path(path: Path) -> Medium | None:
     return next((m for m in all_media() if m.claims(path)), None)
 
 
+# For messages only: extensions of media that may have no medium installed here.
+_WELL_KNOWN = {
+    "video": (".mp4", ".mkv", ".mov", ".webm", ".avi", ".y4m", ".yuv", ".m4v", ".ts"),
+    "audio": (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff"),
+}
+_EXAMPLES = (".png", ".jpg", ".webp", ".tif", ".y4m", ".mp4", ".mkv", ".wav", ".flac")
+
+
+def installed_media_text() -> str:
+    """What this installation reads, e.g. 'image (.png, .jpg, .webp, .tif, ...)', for messages."""
+    parts = []
+    for medium in all_media():
+        extensions = medium.source_extensions()
+        examples = [e for e in _EXAMPLES if e in extensions] or sorted(extensions)[:4]
+        more = ", ..." if len(extensions) > len(examples) else ""
+        parts.append(f"{medium.name} ({', '.join(examples)}{more})")
+    return "; ".join(parts) or "nothing"
+
+
+def unsupported_source_message(path: Path) -> str:
+    """Why no medium reads ``path``, and what this installation does read."""
+    suffix = path.suffix.lower()
+    kind = next((name for name, extensions in _WELL_KNOWN.items() if suffix in extensions), None)
+    if kind is not None and kind not in _MEDIA:
+        return (f"{path}: {kind} is not supported by this installation yet (no {kind} reader or model is "
+                f"installed); it codes {installed_media_text()}")
+    return (f"{path}: not a kind of media this installation reads (extension {path.suffix or 'none'!r}); it "
+            f"codes {installed_media_text()}; give --media (media= in Python) if the extension is misleading")
+
+
 def medium_for_output(path: Path, media_type: MediaType) -> str:
     """The output format for a decoded file at ``path`` (its extension), checked against the medium."""
     medium = medium_for_type(media_type)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in medium.output_formats():
-        raise UsageError(f"cannot write {medium.name} as {path.suffix or 'a file without extension'!r}; "
-                         f"use one of: {', '.join('.' + f for f in medium.output_formats())}")
+        what = repr(path.suffix) if path.suffix else f"{path} (no extension to tell the format)"
+        raise UsageError(f"cannot write {medium.name} as {what}; use one of: "
+                         f"{', '.join('.' + f for f in medium.output_formats())}, or name the format with "
+                         f"--format (format= in Python)")
     return fmt
 
 
-__all__ = ["MediaSink", "MediaSource", "Medium", "all_media", "medium_for_output", "medium_for_path",
-           "medium_for_type", "medium_named", "register_medium"]
+__all__ = ["MediaSink", "MediaSource", "Medium", "all_media", "installed_media_text", "medium_for_output",
+           "medium_for_path", "medium_for_type", "medium_named", "register_medium", "unsupported_source_message"]

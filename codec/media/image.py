@@ -54,26 +54,29 @@ class ImageSource(MediaSource):
 
 
 class ImageSink(MediaSink):
-    """Writes the one decoded image; a second one is an error."""
+    """Writes the one decoded image when closed, so a file found damaged after its packet leaves no output."""
 
     def __init__(self, target: str | Path | BinaryIO, fmt: str, info: SourceInfo, overwrite: bool) -> None:
         self.target, self.fmt, self.info, self.overwrite = target, fmt, info, overwrite
-        self._written = False
+        self._pixels: np.ndarray | None = None
 
     def write(self, item: np.ndarray) -> None:
-        if self._written:
+        if self._pixels is not None:
             raise UsageError("an image file holds one image")
-        pixels = restore_components(item, self.info.components)
+        self._pixels = restore_components(item, self.info.components)
+
+    def close(self) -> None:
+        if self._pixels is None:
+            raise BadInputError("the file held no image")
+        pixels, self._pixels = self._pixels, None
         if hasattr(self.target, "write"):
             write_image(pixels, self.fmt, self.target)
         else:
             with output_file(self.target, overwrite=self.overwrite) as f:
                 write_image(pixels, self.fmt, f)
-        self._written = True
 
-    def close(self) -> None:
-        if not self._written:
-            raise BadInputError("the file held no image")
+    def abort(self) -> None:
+        self._pixels = None
 
 
 class ImageMedium(Medium):

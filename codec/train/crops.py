@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp"}
+from codec.media.image import image_extensions
+
 
 
 def _load(path: Path, crop: int) -> np.ndarray | None:
@@ -32,7 +33,7 @@ class CropSampler:
 
     def __init__(self, folders: list[str], crop: int, device: torch.device, *, exclude: tuple[str, ...] = ()) -> None:
         paths = sorted(p for folder in folders for p in Path(folder).rglob("*")
-                       if p.suffix.lower() in IMAGE_SUFFIXES and not any(x in str(p) for x in exclude))
+                       if p.suffix.lower() in image_extensions() and not any(x in str(p) for x in exclude))
         images = [im for im in (_load(p, crop) for p in paths) if im is not None]
         if not images:
             raise ValueError(f"no training images of at least {crop}x{crop} under {folders}")

@@ -35,13 +35,6 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * t))
 
 
-def level_lambdas(model: HyperpriorImageModel, level: torch.Tensor) -> torch.Tensor:
-    lam = torch.log(torch.tensor(model.config.lambdas, device=level.device))
-    low = level.floor().long().clamp(max=len(lam) - 2)
-    t = level - low
-    return torch.exp(lam[low] * (1 - t) + lam[low + 1] * t)
-
-
 class ImageTrainer:
     def __init__(self, cfg: TrainConfig, workdir: Path, device: torch.device) -> None:
         self.cfg = cfg
@@ -114,7 +107,7 @@ class ImageTrainer:
         pixels = x.shape[2] * x.shape[3]
         mse = (out["x_hat"].float() - x).square().mean(dim=(1, 2, 3))
         bpp = out["bits"].float() / pixels
-        loss = (level_lambdas(self.model, level) * 255 ** 2 * mse + bpp).mean()
+        loss = (self.model.level_lambdas(level) * 255 ** 2 * mse + bpp).mean()
         return loss, mse, bpp
 
     def train(self, sampler: CropSampler, *, max_seconds: float | None = None) -> None:

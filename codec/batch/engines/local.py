@@ -7,7 +7,6 @@ process that may hold torch's threads) and each loads a model once.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -18,6 +17,7 @@ from codec.batch.items import FailureCategory, Outcome, Status, WorkItem
 from codec.batch.outputs import Overwrite
 from codec.batch.task import process
 from codec.errors import UsageError
+from codec.parallel import spawn_pool
 
 
 def usable_cpus() -> int:
@@ -55,8 +55,7 @@ class LocalEngine:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         threads = max(1, usable_cpus() // self.workers)
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=init_worker, initargs=(threads,))
+        return spawn_pool(self.workers, init_worker, (threads,))
 
 
 def _collect(pending: dict[Future, WorkItem]) -> Iterator[Outcome]:

@@ -37,3 +37,6 @@ class Medium:
     #: ``codec eval <medium>`` options of this medium (e.g. ``--frames``); their values reach ``load``,
     #: the codecs (as keyword arguments of each codec module's ``codecs()``) and the recorded conditions
     options: tuple[Option, ...] = ()
+    #: a medium whose rate is not bpp or whose metrics are not PSNR-like brings its own BD tables and files:
+    #: an object with ``bd(anchor, curves) -> dict`` and ``write(out, results, curves, anchors) -> [Path]``
+    report: Any = None

@@ -13,19 +13,18 @@ from codec.eval.psnr import psnr
 
 
 def load(path: Path, **options) -> np.ndarray:
-    """Read an image as HxWx3 uint8 RGB; only 8-bit RGB or grey sources are accepted,
-    so that what is measured is what was on disk."""
-    from PIL import Image, UnidentifiedImageError
+    """Read an image as HxWx3 uint8 RGB; only 8-bit RGB or grey sources without alpha are accepted,
+    so that what is measured is what was on disk (the package's one image reader does the reading)."""
+    from codec.io.image_input import load_image
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode not in ("RGB", "L"):
-                raise BadInputError(f"unsupported image mode {im.mode} (8-bit RGB or grey expected)")
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-        # the library's message may hold the full path: keep results free of local paths
-        raise BadInputError(f"cannot read image: {str(exc).replace(str(path), path.name)}") from None
+        image = load_image(path)
+    except BadInputError as exc:
+        # the reader's message may hold the full path: keep results free of local paths
+        raise BadInputError(str(exc).replace(str(path), path.name)) from None
+    if image.components not in (1, 3):
+        raise BadInputError(f"{path.name}: has an alpha channel (8-bit RGB or grey expected)")
+    return image.pixels
 
 
 def measure(reference: np.ndarray, decoded: np.ndarray) -> dict[str, float]:

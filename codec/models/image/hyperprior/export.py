@@ -17,7 +17,7 @@ from codec.entropy.cdf import gaussian_pmf, log_scale_grid, table_arrays
 from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
 from codec.models.image.hyperprior.integer_path import IntegerEntropyPath
 from codec.models.image.hyperprior.model_file import save_model_file
-from codec.train.crops import IMAGE_SUFFIXES
+from codec.media.image import image_extensions
 
 SCALE_GRID = (0.11, 256.0, 64)  # min, max, count of the y tables
 CALIBRATION_IMAGES = 24
@@ -27,7 +27,7 @@ CALIBRATION_CROP = 256
 def calibration_batch(folders: list[str], exclude: tuple[str, ...] = ("kodak",)) -> torch.Tensor:
     """Centre crops of the first images (sorted by path) of the training folders."""
     paths = sorted(p for folder in folders for p in Path(folder).rglob("*")
-                   if p.suffix.lower() in IMAGE_SUFFIXES and not any(x in str(p) for x in exclude))
+                   if p.suffix.lower() in image_extensions() and not any(x in str(p) for x in exclude))
     crops = []
     for p in paths[:: max(1, len(paths) // CALIBRATION_IMAGES)][:CALIBRATION_IMAGES]:
         with Image.open(p) as im:

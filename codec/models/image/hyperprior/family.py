@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from codec.container.header import FileHeader
-from codec.container.source import MediaType
-from codec.errors import CorruptStreamError
+from codec.container.source import MediaType, SourceInfo
+from codec.errors import BadInputError, CorruptStreamError
 from codec.models.base import PRESETS, Exactness, Family, Model, ModelEntry, RateControl, TrainRequest
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[3] / "weights"
@@ -39,6 +39,15 @@ def decode_params(data: bytes, levels: int = LEVELS) -> float:
     if steps > (levels - 1) * LEVEL_STEPS:
         raise CorruptStreamError(f"quality level {steps / LEVEL_STEPS} out of range 0..{levels - 1}")
     return steps / LEVEL_STEPS
+
+
+def check_source(source: SourceInfo, *, decoding: bool = False) -> None:
+    """8-bit sources of 1 to 4 components (SPEC 7.1); anything else is refused, never silently changed."""
+    error = CorruptStreamError if decoding else BadInputError
+    if source.bit_depth != 8:
+        raise error(f"{source.bit_depth}-bit samples: the hyperprior model codes 8-bit images")
+    if source.components not in (1, 2, 3, 4):
+        raise error(f"{source.components} components: the hyperprior model codes 1 to 4")
 
 
 class HyperpriorFamily(Family):
@@ -73,6 +82,7 @@ class HyperpriorFamily(Family):
         train(request)
 
     def check_params(self, header: FileHeader) -> dict[str, Any]:
+        check_source(header.source, decoding=True)
         level = decode_params(header.codec_params)
         return {"level": level, "quality": level + 1}
 

@@ -90,10 +90,11 @@ def load_model_file(path: str | Path) -> LoadedModel:
     return load_model_bytes(Path(path).read_bytes(), str(path))
 
 
-def load_model_bytes(data: bytes, name: str = "weights file") -> LoadedModel:
-    """Build a :class:`LoadedModel` from the bytes of a weights file; its digest is their SHA-256."""
+def load_model_bytes(data: bytes, name: str = "weights file", *, digest: bytes | None = None) -> LoadedModel:
+    """Build a :class:`LoadedModel` from the bytes of a weights file; its digest is their SHA-256
+    (pass it when the caller has just computed it)."""
     path = name
-    digest = hashlib.sha256(data).digest()
+    digest = digest if digest is not None else hashlib.sha256(data).digest()
     try:
         (header_length,) = struct.unpack_from("<Q", data)
         metadata = json.loads(data[8: 8 + header_length]).get("__metadata__", {})
@@ -103,14 +104,17 @@ def load_model_bytes(data: bytes, name: str = "weights file") -> LoadedModel:
         raise ValueError(f"{path} is not a {FORMAT} model file")
     tensors = load(data)
     config = HyperpriorConfig.from_dict(json.loads(metadata["config"]))
-    model = HyperpriorImageModel(config)
+    # Built without initialising anything: every parameter coding needs comes from the file (assign),
+    # and the float entropy layers, which coding never runs, stay shapes without storage.
+    with torch.device("meta"):
+        model = HyperpriorImageModel(config)
     float_state = {k: v.to(torch.float32) for k, v in tensors.items() if k.startswith(FLOAT_PREFIXES)}
     # z_loc and z_log_scale serve training only (revision 1 files lack them); the rest is needed to code.
     missing = [k for k in model.state_dict() if k.startswith(FLOAT_PREFIXES) and not k.startswith("z_")
                and k not in float_state]
     if missing:
         raise ValueError(f"{path} lacks tensors {missing[:3]}...")
-    model.load_state_dict(float_state, strict=False)
+    model.load_state_dict(float_state, strict=False, assign=True)
     model.eval().requires_grad_(False)
     layers = json.loads(metadata["layers"])
     hs = [_conv(tensors, n, layers[n]) for n in sorted(k for k in layers if k.startswith("int.h_s."))]
@@ -132,7 +136,10 @@ def float_state_dict(loaded: LoadedModel) -> dict[str, torch.Tensor]:
     The transforms, gains and the hyper-latent's distribution are stored in
     floating point; the entropy path is dequantized from its integer layers.
     """
-    state = {k: v.clone() for k, v in loaded.float_model.state_dict().items() if k.startswith(FLOAT_PREFIXES)}
+    state = {k: v.clone() for k, v in loaded.float_model.state_dict().items()
+             if k.startswith(FLOAT_PREFIXES) and not v.is_meta}
+    if not {"z_loc", "z_log_scale"} <= set(state):
+        raise ValueError("this weights file lacks z_loc and z_log_scale (revision 1): it cannot seed training")
     path = loaded.integer_path
     hs_names = [f"h_s.{i}" for i, m in enumerate(loaded.float_model.h_s) if not isinstance(m, torch.nn.ReLU)]
     ep_names = [f"entropy_parameters.{i}" for i, m in enumerate(loaded.float_model.entropy_parameters)

@@ -122,12 +122,14 @@ class HyperpriorImageModel(nn.Module):
         Between integer levels the gains are interpolated geometrically (linearly
         in the log domain), which moves the rate smoothly.
         """
-        level = level.clamp(0, self.config.levels - 1)
-        low = level.floor().long().clamp(max=self.config.levels - 2)
-        t = (level - low.to(level.dtype))[:, None]
-        g = torch.exp(self.log_gain[low] * (1 - t) + self.log_gain[low + 1] * t)
-        ig = torch.exp(self.log_inverse_gain[low] * (1 - t) + self.log_inverse_gain[low + 1] * t)
+        g = torch.exp(interpolate_levels(self.log_gain, level))
+        ig = torch.exp(interpolate_levels(self.log_inverse_gain, level))
         return g[:, :, None, None], ig[:, :, None, None]
+
+    def level_lambdas(self, level: torch.Tensor) -> torch.Tensor:
+        """The rate-distortion trade-off of continuous levels: the levels' lambdas, interpolated geometrically."""
+        lambdas = torch.log(torch.tensor(self.config.lambdas, device=level.device))
+        return torch.exp(interpolate_levels(lambdas, level))
 
     # -- entropy parameters ------------------------------------------------------------------
     def split_parameters(self, hyper: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,6 +170,19 @@ class HyperpriorImageModel(nn.Module):
         z_bits = -torch.log2(self.z_likelihood(z_noisy)).sum(dim=(1, 2, 3))
         x_hat = self.g_s(y_hat * inverse_gain)
         return {"x_hat": x_hat, "bits": y_bits + z_bits, "y_bits": y_bits, "z_bits": z_bits}
+
+
+def interpolate_levels(table: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
+    """Rows of ``table`` (one per level) interpolated linearly at continuous levels ``level`` (B,).
+
+    The one rule for everything that varies with the level (gains, lambdas):
+    applied to logarithms, it interpolates geometrically.
+    """
+    levels = table.shape[0]
+    level = level.clamp(0, levels - 1)
+    low = level.floor().long().clamp(max=levels - 2)
+    t = (level - low.to(level.dtype)).view(-1, *([1] * (table.dim() - 1)))
+    return table[low] * (1 - t) + table[low + 1] * t
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:

@@ -80,7 +80,7 @@ class Refiner:
         self.height, self.width = rgb.shape[:2]
         self.pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255)
         self.gain, self.inverse_gain = self.net.gains(torch.tensor([level]))
-        self.lam = level_lambda(self.net.config.lambdas, level)
+        self.lam = float(self.net.level_lambdas(torch.tensor([level], dtype=torch.float64))[0])
         grid = coder.model.metadata.get("scale_grid", [0.11, 256.0, 64])
         self.grid = torch.from_numpy(np.exp(np.linspace(math.log(grid[0]), math.log(grid[1]), int(grid[2]))))
         self.deadline = None if time_limit is None else time.monotonic() + time_limit
@@ -270,13 +270,6 @@ class _Window:
                 second = self.distortion(decoded + p).item() + self.distortion(decoded - p).item() - 2 * base
                 out[:, c:c + CURVATURE_GROUP] = max(second, 0.0) / changed * self.count
         return out
-
-
-def level_lambda(lambdas: tuple[float, ...], level: float) -> float:
-    """The training lambda of a continuous level (geometric between neighbouring levels)."""
-    low = min(int(level), len(lambdas) - 2)
-    t = level - low
-    return math.exp(math.log(lambdas[low]) * (1 - t) + math.log(lambdas[low + 1]) * t)
 
 
 def _bits(symbols: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:

@@ -23,10 +23,11 @@ from codec.models.base import (
     RateControl,
 )
 from codec.models.image.hyperprior.coder import HyperpriorCoder
-from codec.models.image.hyperprior.family import KODAK_BPP, LEVEL_STEPS, decode_params, encode_params
+from codec.models.image.hyperprior.family import (
+    KODAK_BPP, LEVEL_STEPS, check_source, decode_params, encode_params,
+)
 from codec.models.image.hyperprior.model_file import load_model_bytes
 
-SUPPORTED_COMPONENTS = (1, 2, 3, 4)
 
 
 class HyperpriorModel(Model):
@@ -34,7 +35,7 @@ class HyperpriorModel(Model):
         super().__init__(family, entry)
         if weights is None:
             raise ValueError("the hyperprior family needs a weights file")
-        self.coder = HyperpriorCoder(load_model_bytes(weights, entry.weights or entry.id))
+        self.coder = HyperpriorCoder(load_model_bytes(weights, entry.weights or entry.id, digest=entry.digest_bytes))
 
     @property
     def rate_control(self) -> RateControl:
@@ -53,15 +54,6 @@ class HyperpriorModel(Model):
         (packet,) = packets
         latent = self.coder.decode_latent(packet.segments, header.source.height, header.source.width)
         return hashlib.sha256(latent.numpy().astype("<i8").tobytes()).hexdigest()
-
-
-def check_source(source: SourceInfo, *, decoding: bool = False) -> None:
-    """8-bit sources of 1 to 4 components (SPEC 7.1); anything else is refused, never silently changed."""
-    error = CorruptStreamError if decoding else BadInputError
-    if source.bit_depth != 8:
-        raise error(f"{source.bit_depth}-bit samples: the hyperprior model codes 8-bit images")
-    if source.components not in SUPPORTED_COMPONENTS:
-        raise error(f"{source.components} components: the hyperprior model codes 1 to 4")
 
 
 class HyperpriorEncoder(EncoderSession):
