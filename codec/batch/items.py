@@ -26,6 +26,7 @@ class ItemOptions:
     format: str | None = None  # output media format when decoding (png, webp, ...)
     bitrate: str | None = None  # video and audio: target bitrate ("500k")
     preset: str | None = None  # encoder effort (fast when None)
+    device: str | None = None  # where models run: cpu (when None) or cuda
 
     def overridden_by(self, other: "ItemOptions") -> "ItemOptions":
         """These options with every field ``other`` sets replaced; a rate given per item replaces both rates."""

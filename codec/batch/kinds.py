@@ -55,11 +55,12 @@ def encode_to(medium_name: str, source: Path, options: ItemOptions, out: BinaryI
     rate = {"quality": options.quality}
     if options.bpp is not None or options.bitrate is not None:
         rate = {"bpp": options.bpp} if medium.rate_unit == "bpp" else {"bitrate": options.bitrate or options.bpp}
-    codec.encode(source, out, media=medium_name, model=options.model, preset=options.preset or "fast", **rate)
+    codec.encode(source, out, media=medium_name, model=options.model, preset=options.preset or "fast",
+                 device=options.device or "cpu", **rate)
 
 
-def decode_to(source: Path, fmt: str, out: BinaryIO) -> None:
+def decode_to(source: Path, fmt: str, out: BinaryIO, device: str | None = None) -> None:
     """Decode the ``.nmc`` file ``source`` into ``out`` as ``fmt``."""
     import codec
 
-    codec.decode(source, out, format=fmt)
+    codec.decode(source, out, format=fmt, device=device or "cpu")

@@ -124,7 +124,7 @@ def make_item(source: Path, output: Path, options: ItemOptions, *, rename: bool)
             fmt = options.format if rename or options.format else output.suffix.lstrip(".") or None
             fmt = kinds.check_format(kind, fmt)
             return WorkItem(source, output.with_suffix("." + fmt) if rename else output, Direction.DECODE,
-                            kind.name, ItemOptions(format=fmt))
+                            kind.name, ItemOptions(format=fmt, device=options.device))
         kind = kinds.medium_for_source(source)
         if kind is None:
             raise BadInputError(f"not a kind of media this package encodes (extension {source.suffix or 'none'!r})")

@@ -72,7 +72,8 @@ def _code(item: WorkItem, out) -> None:
     if item.direction is Direction.ENCODE:
         kinds.encode_to(item.kind, item.source, item.options, out)
     else:
-        kinds.decode_to(item.source, kinds.check_format(medium_named(item.kind), item.options.format), out)
+        kinds.decode_to(item.source, kinds.check_format(medium_named(item.kind), item.options.format), out,
+                        item.options.device)
 
 
 def _verifier(item: WorkItem):

@@ -59,6 +59,7 @@ def _add_medium(sub, medium) -> None:
                                                           "(default: found on PATH)")
     p.add_argument("--vtm-config", metavar="FILE", help="VTM configuration file (e.g. encoder_intra_vtm.cfg)")
     p.add_argument("--no-cache", action="store_true", help="measure everything again")
+    p.add_argument("--device", default="cpu", help="where our models run: cpu (default) or cuda")
     add_declared(p, medium.options)
     p.set_defaults(medium=name)
 
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from codec.eval.media import MEDIA
 
     options = declared_values(args, MEDIA[args.medium].options)
-    tools = {"vvc_encoder": args.vvc_encoder, "vtm_config": args.vtm_config, **options}
+    tools = {"vvc_encoder": args.vvc_encoder, "vtm_config": args.vtm_config, "device": args.device, **options}
     codecs = select(args.codecs, medium=args.medium, **tools)
     in_run = {c.name for c in codecs} | {p.stem for p in args.published}
     missing = [a for a in args.anchor if a not in in_run]

@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", metavar="ID", help="model id or family name (default: each medium's default; "
                                                       "'codec models' lists them)")
     parser.add_argument("--preset", help="encoder effort: fast (default), medium, slow")
+    parser.add_argument("--device", help="where the models run: cpu (default) or cuda (on a multi-GPU machine "
+                                         "run one job per GPU with CUDA_VISIBLE_DEVICES)")
     parser.add_argument("--format", metavar="EXT", help="format of decoded files (default: the medium's first: "
                                                         "png for images)")
     parser.add_argument("-j", "--jobs", type=int, metavar="N", help="parallel workers (default: every core)")
@@ -88,7 +90,8 @@ def _spec(args: argparse.Namespace) -> JobSpec:
             raise UsageError(f"no medium writes --format {args.format!r}")
     return JobSpec(
         input=Path(args.input), output=Path(args.output),
-        options=ItemOptions(args.quality, args.bpp, args.model, args.format, args.bitrate, args.preset),
+        options=ItemOptions(args.quality, args.bpp, args.model, args.format, args.bitrate, args.preset,
+                            args.device),
         include=args.include or ("*",), exclude=args.exclude,
         overwrite=_policy(args.overwrite), workers=args.jobs, engine=args.engine, address=args.address,
         failures=Path(args.failures) if args.failures else None,

@@ -18,8 +18,10 @@ class NmcCodec(Codec):
     extension = "nmc"
     rate_parameter = "quality"
 
-    def __init__(self, medium: str, family: str, model_id: str, digest: str, qualities: int, preset: str) -> None:
+    def __init__(self, medium: str, family: str, model_id: str, digest: str, qualities: int, preset: str,
+                 device: str = "cpu") -> None:
         self.medium = medium
+        self.device = device
         self.family = family
         self.model_id = model_id
         self.digest = digest
@@ -35,19 +37,19 @@ class NmcCodec(Codec):
         return f"codec {__version__}, {self.model_id}, weights sha256 {self.digest[:16]}"
 
     def settings(self) -> dict:
-        return {"model": self.model_id, "family": self.family, "preset": self.preset,
+        return {"model": self.model_id, "family": self.family, "preset": self.preset, "device": self.device,
                 "entropy_coder": "rANS, 16-bit tables, integer entropy path"}
 
     def encode(self, item: Any, rate_point: int, path: Path) -> None:
         import codec
 
         codec.encode(item, path, media=self.medium, model=self.model_id, quality=rate_point, preset=self.preset,
-                     overwrite=True)
+                     overwrite=True, device=self.device)
 
     def decode(self, path: Path) -> Any:
         import codec
 
-        return codec.decode(path)
+        return codec.decode(path, device=self.device)
 
 
 def codecs(**tools: str | None) -> list[Codec]:
@@ -61,5 +63,5 @@ def codecs(**tools: str | None) -> list[Codec]:
             rc = family.rate_control(entry)
             for preset in rc.presets:
                 found.append(NmcCodec(family.media.name.lower(), family.name, entry.full_id, entry.digest,
-                                      rc.qualities, preset))
+                                      rc.qualities, preset, tools.get("device") or "cpu"))
     return found

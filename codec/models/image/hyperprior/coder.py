@@ -68,18 +68,35 @@ class HyperpriorCoder:
     def analysis_tiles(self, height: int, width: int) -> int:
         return tile_count((-(-height // 64) * 64, -(-width // 64) * 64), TILE_PIXELS, HALO_PIXELS)
 
-    def analyse(self, rgb: np.ndarray, *, on_tile=None) -> torch.Tensor:
-        """The un-gained latent of an HxWx3 uint8 image (padded to a multiple of 64)."""
-        x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255)
+    def module_on(self, name: str, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.nn.Module:
+        """One of the float transforms (``g_a``, ``h_a``, ``g_s``) on a device and dtype, copied once."""
+        device = torch.device(device)
+        module = getattr(self.net, name)
+        if device.type == "cpu" and dtype == torch.float32:
+            return module
+        cache = self.__dict__.setdefault("_modules", {})
+        key = (name, str(device), dtype)
+        if key not in cache:
+            cache[key] = copy.deepcopy(module).to(device=device, dtype=dtype)
+        return cache[key]
+
+    def gains(self, level: float, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        gain, inverse = self.net.gains(torch.tensor([level]))
+        return gain.to(device), inverse.to(device)
+
+    def analyse(self, rgb: np.ndarray, *, on_tile=None, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The un-gained latent of an HxWx3 uint8 image (padded to a multiple of 64), on ``device``."""
+        x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].to(device).float().div_(255)
         x = pad_to_multiple(x, self.net.PAD_MULTIPLE)
         with torch.no_grad():
-            return tiled(self.net.g_a, x, factor=1 / 16, tile=TILE_PIXELS, halo=HALO_PIXELS, on_tile=on_tile)
+            return tiled(self.module_on("g_a", x.device), x, factor=1 / 16, tile=TILE_PIXELS, halo=HALO_PIXELS,
+                         on_tile=on_tile)
 
     def hyper_symbols(self, y_gained: torch.Tensor) -> torch.Tensor:
         """The hyper-latent symbols ``z`` the encoder sends for a gained latent."""
         with torch.no_grad():
-            z = self.net.h_a(y_gained)
-        z_loc = self.path.z_loc.view(1, -1, 1, 1).double() / (1 << Z_FRACTION)
+            z = self.module_on("h_a", y_gained.device)(y_gained)
+        z_loc = self.path.z_loc.to(z.device).view(1, -1, 1, 1).double() / (1 << Z_FRACTION)
         return torch.round(z.double() - z_loc).to(torch.int64)
 
     def symbols(self, y_gained: torch.Tensor, z_sym: torch.Tensor) -> "LatentSymbols":
@@ -97,17 +114,18 @@ class HyperpriorCoder:
 
     def encode_symbols(self, s: "LatentSymbols", *, threads: int = 1) -> list[bytes]:
         """The three segments of SPEC 7.1 for these symbols."""
-        z_idx = torch.arange(s.z.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(s.z)
+        z, y, index, mask = s.z.cpu(), s.y.cpu(), s.index.cpu(), s.mask.cpu()
+        z_idx = torch.arange(z.shape[1], dtype=torch.int32).view(1, -1, 1, 1).expand_as(z)
         return [
-            rans_encode(_int32(s.z.flatten()), z_idx.flatten().numpy(), self.model.z_tables, threads=threads),
-            rans_encode(_int32(s.y[s.mask]), s.index[s.mask].numpy(), self.model.y_tables, threads=threads),
-            rans_encode(_int32(s.y[~s.mask]), s.index[~s.mask].numpy(), self.model.y_tables, threads=threads),
+            rans_encode(_int32(z.flatten()), z_idx.flatten().numpy(), self.model.z_tables, threads=threads),
+            rans_encode(_int32(y[mask]), index[mask].numpy(), self.model.y_tables, threads=threads),
+            rans_encode(_int32(y[~mask]), index[~mask].numpy(), self.model.y_tables, threads=threads),
         ]
 
     # -- coding --------------------------------------------------------------------------------
     def compress_latent(self, y: torch.Tensor, level: float, *, threads: int = 1) -> list[bytes]:
         """Segments for the un-gained latent ``y`` at ``level`` (the one-pass encoder)."""
-        gain, _ = self.net.gains(torch.tensor([level]))
+        gain, _ = self.gains(level, y.device)
         y_gained = y * gain
         return self.encode_symbols(self.symbols(y_gained, self.hyper_symbols(y_gained)), threads=threads)
 
@@ -156,11 +174,9 @@ class HyperpriorCoder:
     def synthesise(self, y_q: torch.Tensor, level: float, height: int, width: int, *,
                    dtype: torch.dtype = torch.float32, on_tile=None) -> np.ndarray:
         """Pixels from the fixed-point latent (floating point from here on; it changes pixels, not symbols)."""
-        net = self.net.g_s
-        if y_q.device.type != "cpu" or dtype != torch.float32:
-            net = copy.deepcopy(net).to(device=y_q.device, dtype=dtype)
-        _, inverse_gain = self.net.gains(torch.tensor([level]))
-        y_hat = y_q.to(torch.float64).div(1 << Y_FRACTION).to(dtype) * inverse_gain.to(y_q.device, dtype)
+        net = self.module_on("g_s", y_q.device, dtype)
+        _, inverse_gain = self.gains(level, y_q.device)
+        y_hat = y_q.to(torch.float64).div(1 << Y_FRACTION).to(dtype) * inverse_gain.to(dtype)
         with torch.no_grad():
             x = tiled(net, y_hat, factor=16, tile=TILE_PIXELS // 16, halo=HALO_PIXELS // 16, on_tile=on_tile)
         x = x[0, :, :height, :width].clamp(0, 1).mul(255).round().to(torch.uint8)

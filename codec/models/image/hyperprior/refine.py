@@ -89,7 +89,11 @@ class Refiner:
         self.curvature: torch.Tensor | None = None  # per channel; measured on the first tile, kept for the rest
 
     def run(self, y: torch.Tensor) -> LatentSymbols:
-        """Refined symbols for the un-gained latent ``y`` of the padded image."""
+        """Refined symbols for the un-gained latent ``y`` of the padded image (on its device)."""
+        device = y.device
+        self.pixels, self.grid = self.pixels.to(device), self.grid.to(device)
+        self.gain, self.inverse_gain = self.gain.to(device), self.inverse_gain.to(device)
+        self.synthesis = self.coder.module_on("g_s", device)
         u = (y * self.gain).detach()
         start = self.coder.symbols(u, self.coder.hyper_symbols(u))
         rows, cols = u.shape[2:]
@@ -166,7 +170,7 @@ class _Window:
 
     # -- cost ---------------------------------------------------------------------------------------
     def distortion(self, decoded: torch.Tensor) -> torch.Tensor:
-        x = self.r.net.g_s(decoded.float() * self.r.inverse_gain)[:, :, :self.pixels.shape[2], :self.pixels.shape[3]]
+        x = self.r.synthesis(decoded.float() * self.r.inverse_gain)[:, :, :self.pixels.shape[2], :self.pixels.shape[3]]
         return self.r.lam * 255 ** 2 * torch.mean((x - self.pixels) ** 2)
 
     def bits(self, symbols: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
@@ -261,8 +265,9 @@ class _Window:
         with torch.no_grad():
             base = self.distortion(decoded).item()
             probe = (torch.rand(decoded.shape, generator=self.r.generator, dtype=torch.float64) < 1 / 64).double()
+            probe = probe.to(decoded.device)
             channels = decoded.shape[1]
-            out = torch.zeros(1, channels, 1, 1, dtype=torch.float64)
+            out = torch.zeros(1, channels, 1, 1, dtype=torch.float64, device=decoded.device)
             for c in range(0, channels, CURVATURE_GROUP):
                 p = torch.zeros_like(decoded)
                 p[:, c:c + CURVATURE_GROUP] = probe[:, c:c + CURVATURE_GROUP]
@@ -288,6 +293,7 @@ def _sga_round(r: torch.Tensor, tau: float, generator: torch.Generator) -> torch
     eps = 1e-5
     logit_down = -torch.atanh(d.clamp(-1 + eps, 1 - eps)) / tau
     logit_up = -torch.atanh((1 - d).clamp(-1 + eps, 1 - eps)) / tau
-    noise = -torch.log(-torch.log(torch.rand((2, *r.shape), generator=generator, dtype=r.dtype).clamp_min(1e-10)))
+    uniform = torch.rand((2, *r.shape), generator=generator, dtype=r.dtype).to(r.device)
+    noise = -torch.log(-torch.log(uniform.clamp_min(1e-10)))
     weights = torch.softmax(torch.stack([logit_down + noise[0], logit_up + noise[1]]), dim=0)
     return floor + weights[1]

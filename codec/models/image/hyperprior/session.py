@@ -90,7 +90,7 @@ class HyperpriorEncoder(EncoderSession):
                              f"{self.source.width}x{self.source.height}")
         h, w = item.shape[:2]
         opts.progress.start(coder.analysis_tiles(h, w), "tile", "analysis")
-        y = coder.analyse(item, on_tile=opts.progress.advance)
+        y = coder.analyse(item, on_tile=opts.progress.advance, device=opts.device)
         opts.progress.note("analysis")
         opts.progress.start(None, "level", "entropy coding")
 
