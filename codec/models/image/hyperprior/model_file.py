@@ -39,6 +39,7 @@ class LoadedModel:
     z_tables: CdfTables
     y_tables: CdfTables
     metadata: dict
+    float_keys: frozenset[str] = frozenset()  # float tensors the file holds (the rest of float_model is untrained)
 
 
 def _conv_tensors(prefix: str, conv: IntegerConv) -> tuple[dict[str, torch.Tensor], dict]:
@@ -104,18 +105,16 @@ def load_model_bytes(data: bytes, name: str = "weights file", *, digest: bytes |
         raise ValueError(f"{path} is not a {FORMAT} model file")
     tensors = load(data)
     config = HyperpriorConfig.from_dict(json.loads(metadata["config"]))
-    # Built without initialising anything: every parameter coding needs comes from the file (assign),
-    # and the float entropy layers, which coding never runs, stay shapes without storage.
-    with torch.device("meta"):
-        model = HyperpriorImageModel(config)
+    model = HyperpriorImageModel(config)
     float_state = {k: v.to(torch.float32) for k, v in tensors.items() if k.startswith(FLOAT_PREFIXES)}
     # z_loc and z_log_scale serve training only (revision 1 files lack them); the rest is needed to code.
     missing = [k for k in model.state_dict() if k.startswith(FLOAT_PREFIXES) and not k.startswith("z_")
                and k not in float_state]
     if missing:
         raise ValueError(f"{path} lacks tensors {missing[:3]}...")
-    model.load_state_dict(float_state, strict=False, assign=True)
+    model.load_state_dict(float_state, strict=False)
     model.eval().requires_grad_(False)
+    float_keys = frozenset(float_state)
     layers = json.loads(metadata["layers"])
     hs = [_conv(tensors, n, layers[n]) for n in sorted(k for k in layers if k.startswith("int.h_s."))]
     ep = [_conv(tensors, n, layers[n]) for n in sorted(k for k in layers if k.startswith("int.ep."))]
@@ -127,7 +126,7 @@ def load_model_bytes(data: bytes, name: str = "weights file", *, digest: bytes |
                          tensors[f"tables.{name}.offsets"].numpy())
 
     return LoadedModel(metadata["model_id"], digest, config, model, path_int, tables("z"), tables("y"),
-                       json.loads(metadata.get("info", "{}")))
+                       json.loads(metadata.get("info", "{}")), float_keys)
 
 
 def float_state_dict(loaded: LoadedModel) -> dict[str, torch.Tensor]:
@@ -137,7 +136,7 @@ def float_state_dict(loaded: LoadedModel) -> dict[str, torch.Tensor]:
     floating point; the entropy path is dequantized from its integer layers.
     """
     state = {k: v.clone() for k, v in loaded.float_model.state_dict().items()
-             if k.startswith(FLOAT_PREFIXES) and not v.is_meta}
+             if k.startswith(FLOAT_PREFIXES) and k in loaded.float_keys}
     if not {"z_loc", "z_log_scale"} <= set(state):
         raise ValueError("this weights file lacks z_loc and z_log_scale (revision 1): it cannot seed training")
     path = loaded.integer_path
