@@ -148,9 +148,7 @@ def entry_for_header(header: FileHeader) -> tuple[Family, ModelEntry]:
         raise ModelMismatchError(f"file was coded with model {header.model_id!r}, which this installation "
                                  f"does not have")
     for family, entry in same_id:
-        if revision and str(entry.revision) != revision:
-            continue
-        if entry.digest == digest:
+        if entry.digest == digest:  # the digest is the identity; the revision in the name only reports it
             return family, entry
     have = ", ".join(f"{e.full_id} ({e.digest[:16]}...)" for _, e in same_id)
     raise ModelMismatchError(f"file was coded with model {header.model_id!r} with weights {digest[:16]}..., "
@@ -212,9 +210,13 @@ def load_weights_file(path: str | os.PathLike[str]) -> Model:
     family = next((f for f in families() if fmt in f.formats), None)
     if family is None:
         raise BadInputError(f"{path}: not a weights file of any installed family (format {fmt!r})")
+    digest = hashlib.sha256(data).hexdigest()
+    released = next((e for e in family.models if e.digest == digest), None)
+    if released is not None:  # an installed revision's weights under another name: the same model
+        return load_model(family.name, released.full_id)
     model_id = meta.get("model_id") or Path(path).stem
-    entry = ModelEntry(model_id.partition("@")[0], int(meta.get("revision", 0)), None,
-                       hashlib.sha256(data).hexdigest(), summary=f"weights file {Path(path).name}")
+    entry = ModelEntry(model_id.partition("@")[0], int(meta.get("revision", 0)), None, digest,
+                       summary=f"weights file {Path(path).name}")
     return family.load(entry, data)
 
 

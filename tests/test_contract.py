@@ -148,3 +148,31 @@ def test_family_init_modules_do_not_import_torch():
 
     code = "import sys, codec.zoo as z; z.families(); z.installed_models(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_weights_file_outside_the_registry(tmp_path, photo, capsys):
+    """--weights codes with a training run's export; its files decode with it, and only with it."""
+    import json as _json
+    import struct
+
+    from codec.models.image.hyperprior.family import WEIGHTS_DIR
+
+    data = (WEIGHTS_DIR / "hyperprior-vr-small.r1.safetensors").read_bytes()
+    (length,) = struct.unpack_from("<Q", data)
+    header = _json.loads(data[8:8 + length])
+    header["__metadata__"]["info"] = _json.dumps({"note": "a new training run"})
+    body = _json.dumps(header).encode()
+    body += b" " * (-len(body) % 8)
+    retrained = tmp_path / "retrained.safetensors"
+    retrained.write_bytes(struct.pack("<Q", len(body)) + body + data[8 + length:])
+    released = tmp_path / "copy.safetensors"
+    released.write_bytes(data)
+    out, back = tmp_path / "r.nmc", tmp_path / "r.png"
+    assert cli(capsys, "encode", photo, "-o", out, "--weights", retrained, "-q", 3)[0] == 0
+    assert "hyperprior-vr-small@0" in cli(capsys, "info", out)[1]
+    code, _, err = cli(capsys, "decode", out, "-o", back)
+    assert code == 3 and "does not have" in err
+    assert cli(capsys, "decode", out, "-o", back, "--weights", retrained)[0] == 0
+    # the released weights under another name are the released model
+    assert cli(capsys, "encode", photo, "-o", out, "-y", "--weights", released)[0] == 0
+    assert "hyperprior-vr-small@1" in cli(capsys, "info", out)[1]

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", metavar="EXT", help="output format when the output's extension does not "
                                                         "say (e.g. with -o -)")
     parser.add_argument("--threads", type=int, default=1, help="entropy-decoder threads")
+    parser.add_argument("--weights", metavar="FILE", help="decode with this weights file (the one the file was "
+                                                          "coded with, e.g. a training run's export)")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     add_declared(parser, [o for m in all_media() for o in m.decode_options] +
                  [o for f in families() for o in f.decode_options])
@@ -48,8 +50,10 @@ def run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     source = "-" if args.input == "-" else args.input
     model_options = declared_values(args, [o for f in families() for o in f.decode_options])
+    from codec.cli.encode import _weights
+
     with Reader(source, threads=args.threads, device=args.device, progress=progress_for(args),
-                model_options=model_options) as reader:
+                model_options=model_options, weights=_weights(args.weights)) as reader:
         medium = reader.medium
         log.debug("%s: %s, %s, model %s (%s family), ready in %.2fs", args.input, medium.name,
                   describe_source(reader.header.source), reader.model.entry.full_id, reader.model.family.name,

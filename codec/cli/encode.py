@@ -17,6 +17,7 @@ from codec.cli import exitcodes
 from codec.cli.options import add_declared, declared_values, rate_arguments, rate_options
 from codec.cli.output import check_output
 from codec.cli.progress import progress_for
+from codec.errors import BadInputError
 
 NAME = "encode"
 HELP = "compress an image, video or audio file to an .nmc file"
@@ -33,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     rate_arguments(parser)
     parser.add_argument("--model", metavar="ID", help="model id (id or id@revision) or family name; "
                                                       "default: the medium's default ('codec models' lists them)")
+    parser.add_argument("--weights", metavar="FILE", help="code with this weights file (e.g. a training run's "
+                                                          "export) instead of an installed model")
     parser.add_argument("--media", choices=[m.name for m in all_media()],
                         help="the input's medium when its extension does not tell")
     parser.add_argument("--preset", default="fast", help="encoder effort: fast (default), medium, slow; "
@@ -52,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
 
     media = media_of(args.input, args.media)
     medium = medium_named(media)
-    resolve(args.model, medium.media_type)  # no model for this medium, or an unknown --model: before any reading
+    weights = _weights(args.weights)
+    if weights is None:
+        resolve(args.model, medium.media_type)  # no model for this medium, or an unknown --model: before reading
     output = args.output or ("-" if args.input == "-" else str(Path(args.input).with_suffix(".nmc")))
     if output != "-":
         check_output(Path(output), args.overwrite)
@@ -69,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         loading = time.monotonic()
         with Writer(output, media=media, model=args.model, source=source.info, preset=args.preset,
                     threads=args.threads, device=args.device, time_limit=args.time_limit, progress=progress,
-                    overwrite=bool(args.overwrite), model_options=model_options,
+                    overwrite=bool(args.overwrite), model_options=model_options, weights=weights,
                     **rate_options(args, medium.rate_unit)) as writer:
             log.debug("model %s (%s family), ready in %.2fs", writer.model.entry.full_id, writer.model.family.name,
                       time.monotonic() - loading)
@@ -97,6 +102,18 @@ def describe_source(info) -> str:
     if info.sample_rate is not None:
         words.append(f"{info.sample_rate} Hz, {info.channels} channels")
     return ", ".join(words)
+
+
+def _weights(path: str | None):
+    """The model of a weights file given with --weights (read and checked now, before any input)."""
+    if path is None:
+        return None
+    from codec.zoo import load_weights_file
+
+    try:
+        return load_weights_file(path)
+    except OSError as exc:
+        raise BadInputError(f"cannot read weights {path}: {exc.strerror or exc}") from None
 
 
 def _stdin():

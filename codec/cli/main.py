@@ -10,6 +10,7 @@ reported as such, with the traceback only under ``--debug``.
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import sys
 import traceback
@@ -86,6 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exitcodes.USAGE_ERROR
         _configure_logging(args)
         return args.run(args)
+    except BrokenPipeError:
+        # the reader of our output went away (codec info f | head): nothing more to say to it
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return exitcodes.OUTPUT_ERROR
     except KeyboardInterrupt:
         print("codec: interrupted", file=sys.stderr)
         return exitcodes.INTERRUPTED

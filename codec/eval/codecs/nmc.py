@@ -38,6 +38,7 @@ class NmcCodec(Codec):
 
     def settings(self) -> dict:
         return {"model": self.model_id, "family": self.family, "preset": self.preset, "device": self.device,
+                "package": __version__,
                 "entropy_coder": "rANS, 16-bit tables, integer entropy path"}
 
     def encode(self, item: Any, rate_point: int, path: Path) -> None:
