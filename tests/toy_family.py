@@ -67,7 +67,7 @@ class ToyModel(Model):
     def decoder(self, header, options):
         return ToyDecoder(header)
 
-    def exact_fingerprint(self, header, packets) -> str:
+    def exact_fingerprint(self, header, packets, device="cpu") -> str:
         return hashlib.sha256(b"".join(s for p in packets for s in p.segments)).hexdigest()
 
 

@@ -266,9 +266,10 @@ class Model(ABC):
         """A session for the file with ``header`` (already matched to this model by id and digest)."""
 
     @abstractmethod
-    def exact_fingerprint(self, header: FileHeader, packets: list[Packet]) -> str:
+    def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
         """SHA-256 (hex) of what the family guarantees to be identical on every machine (its
-        :class:`Exactness`): conformance files record it and every test run checks it."""
+        :class:`Exactness`), computed on ``device``: conformance files record it, every test run checks
+        it, and the GPU check compares the CPU's with a GPU's."""
 
 
 class Family(ABC):

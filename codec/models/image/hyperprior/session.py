@@ -49,11 +49,12 @@ class HyperpriorModel(Model):
         check_source(header.source, decoding=True)
         return HyperpriorDecoder(self, header, options)
 
-    def exact_fingerprint(self, header: FileHeader, packets: list[Packet]) -> str:
+    def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
         """The decoded fixed-point latent (int64, little-endian, N C H W order): SPEC 7.1 steps 1-5."""
         (packet,) = packets
-        latent = self.coder.decode_latent(packet.segments, header.source.height, header.source.width)
-        return hashlib.sha256(latent.numpy().astype("<i8").tobytes()).hexdigest()
+        latent = self.coder.decode_latent(packet.segments, header.source.height, header.source.width,
+                                          device=device)
+        return hashlib.sha256(latent.cpu().numpy().astype("<i8").tobytes()).hexdigest()
 
 
 class HyperpriorEncoder(EncoderSession):
