@@ -1,0 +1,1 @@
+"""Learned audio codecs, one folder per family (``rvq``: STFT-domain encoder/decoder with residual VQ)."""
