@@ -1,0 +1,176 @@
+"""The hierarchical VAE behind the codec contract: a loaded model and its encoder and decoder sessions.
+
+An image is one packet with one segment per latent group, coarse to fine.
+The encoder chooses the level (a quality, or the largest level whose whole
+file fits a target rate); the decoder reads it from ``codec_params``. Decode
+options (``DecodeOptions.extra``): ``groups`` (``codec decode --groups K``)
+decodes only the first K groups, the rest filled with their prior means;
+``refinements`` (Python: ``codec.open(path, model_options={"refinements":
+True})``) makes the reader yield the image after every prefix of groups,
+coarsest first, the full decode last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from codec.container.header import FileHeader
+from codec.container.packet import Packet
+from codec.container.source import SourceInfo
+from codec.errors import CorruptStreamError, UsageError
+from codec.models.base import (
+    CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
+    RateControl,
+)
+from codec.models.image.hvae.coder import HvaeCoder
+from codec.models.image.hvae.family import KODAK_BPP, LEVEL_STEPS, check_source, decode_params, encode_params
+from codec.models.image.hvae.model_file import load_model_bytes
+from codec.models.image.hyperprior.session import fit_rate
+
+
+class HvaeCodecModel(Model):
+    def __init__(self, family: Family, entry: ModelEntry, weights: bytes | None) -> None:
+        super().__init__(family, entry)
+        if weights is None:
+            raise ValueError("the hvae family needs a weights file")
+        self.coder = HvaeCoder(load_model_bytes(weights, entry.weights or entry.id, digest=entry.digest_bytes))
+
+    @property
+    def rate_control(self) -> RateControl:
+        return self.family.rate_control(self.entry)
+
+    def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
+        check_source(source)
+        return HvaeEncoder(self, source, options)
+
+    def decoder(self, header: FileHeader, options: DecodeOptions) -> DecoderSession:
+        check_source(header.source, decoding=True)
+        return HvaeDecoder(self, header, options)
+
+    def exact_fingerprint(self, header: FileHeader, packets: list[Packet]) -> str:
+        """SHA-256 of every group's decoded latent and the last top-down feature (bitstream/models/hvae.md)."""
+        (packet,) = packets
+        level, _ = decode_params(header.codec_params, self.coder.levels)
+        src = header.source
+        return self.coder.decode_top_down(packet.segments, src.height, src.width,
+                                          round(level * LEVEL_STEPS)).fingerprint()
+
+
+class HvaeEncoder(EncoderSession):
+    def __init__(self, model: HvaeCodecModel, source: SourceInfo, options: EncodeOptions) -> None:
+        rc = model.rate_control
+        if options.quality is not None and options.target is not None:
+            raise UsageError("give a quality or a target bpp, not both")
+        if options.target is not None and not (isinstance(options.target, (int, float)) and options.target > 0):
+            raise UsageError(f"target bpp must be a positive number, got {options.target!r}")
+        self.quality_asked = rc.check_quality(rc.default_quality if options.quality is None else options.quality)
+        rc.check_preset(options.preset)
+        self.model = model
+        self.source = source
+        self.options = options
+        self._params: bytes | None = None
+        self._quality: int | None = None
+
+    @property
+    def codec_params(self) -> bytes:
+        if self._params is None:
+            raise RuntimeError("codec parameters are known once the image is encoded")
+        return self._params
+
+    @property
+    def quality(self) -> int | None:
+        return self._quality
+
+    def encode(self, item: np.ndarray) -> Iterable[CodedPacket]:
+        if self._params is not None:
+            raise UsageError("an image file holds one image")
+        if item.shape[:2] != (self.source.height, self.source.width):
+            raise UsageError(f"image is {item.shape[1]}x{item.shape[0]}, the file was opened for "
+                             f"{self.source.width}x{self.source.height}")
+        coder, opts = self.model.coder, self.options
+        groups = coder.groups
+        opts.progress.start(None, "level", "encoding")
+
+        def segments_at(level: float) -> list[bytes]:
+            segments = coder.compress(item, round(level * LEVEL_STEPS), threads=opts.threads, device=opts.device)
+            opts.progress.advance()
+            return segments
+
+        if opts.target is None:
+            level = self.quality_asked - 1
+            segments = segments_at(level)
+            self._quality = int(self.quality_asked) if self.quality_asked == int(self.quality_asked) else None
+        else:
+            size_of = opts.extra.get("file_size")
+            if size_of is None:
+                raise UsageError("a target rate needs the container's file size function")
+            budget = opts.target * self.source.width * self.source.height / 8
+            level, segments = fit_rate(segments_at, lambda lv, seg: size_of(encode_params(lv, groups), None, seg),
+                                       budget, coder.levels, opts.progress, KODAK_BPP.get(self.model.entry.revision),
+                                       self.source.width * self.source.height)
+            opts.progress.note(f"target {opts.target} bpp: level {level:.4f} (quality {level + 1:.2f})")
+        self._params = encode_params(level, groups)
+        opts.progress.finish()
+        return [CodedPacket(tuple(segments))]
+
+
+class HvaeDecoder(DecoderSession):
+    def __init__(self, model: HvaeCodecModel, header: FileHeader, options: DecodeOptions) -> None:
+        self.model = model
+        self.header = header
+        self.options = options
+        level, groups = decode_params(header.codec_params, model.coder.levels)
+        if groups != model.coder.groups:
+            raise CorruptStreamError(f"the file declares {groups} latent groups; model {model.entry.full_id} "
+                                     f"has {model.coder.groups}")
+        self.level_steps = round(level * LEVEL_STEPS)
+        wanted = options.extra.get("groups")
+        if wanted is not None and (isinstance(wanted, bool) or not isinstance(wanted, int) or wanted < 1):
+            raise UsageError(f"groups must be a whole number >= 1, got {wanted!r}")
+        if wanted is not None and wanted > groups:
+            raise UsageError(f"the file has {groups} latent groups; --groups {wanted} asks for more")
+        self.groups = wanted
+        self.refinements = bool(options.extra.get("refinements", False))
+
+    def decode(self, packet: Packet) -> Iterable[np.ndarray]:
+        if self.refinements:
+            return self._refinements(packet)
+        src = self.header.source
+        coder, opts = self.model.coder, self.options
+        try:
+            opts.progress.start(coder.synthesis_tiles(src.height, src.width), "tile", "decoding")
+            rgb = coder.decompress(packet.segments, src.height, src.width, self.level_steps, groups=self.groups,
+                                   threads=opts.threads, device=opts.device, on_tile=opts.progress.advance)
+            opts.progress.finish()
+            return [rgb]
+        except (CorruptStreamError, ValueError) as exc:
+            raise _located(exc, packet) from None
+
+    def _refinements(self, packet: Packet) -> Iterable[np.ndarray]:
+        """One image per prefix of groups, each yielded as soon as it is decoded."""
+        src = self.header.source
+        images = self.model.coder.refinements(packet.segments, src.height, src.width, self.level_steps,
+                                              threads=self.options.threads, device=self.options.device)
+        while True:
+            try:
+                image = next(images)
+            except StopIteration:
+                return
+            except (CorruptStreamError, ValueError) as exc:
+                raise _located(exc, packet) from None
+            yield image
+
+
+def _located(exc: Exception, packet: Packet) -> CorruptStreamError:
+    return CorruptStreamError(f"entropy-coded data is invalid: {_bare(exc)}", packet=packet.index,
+                              offset=packet.offset)
+
+
+def _bare(exc: Exception) -> str:
+    """The message without a location suffix (the packet's location replaces it)."""
+    text = str(exc)
+    if isinstance(exc, CorruptStreamError) and text.endswith(")") and " (at " in text:
+        return text[: text.rfind(" (at ")]
+    return text
