@@ -24,9 +24,14 @@ images=${IMAGES:-../shared/data/images/train}
 video=${VIDEO:-../shared/data/video}
 audio=${AUDIO:-../shared/data/audio}
 
-# family | share of the time | GPU config | shipped weights to start from | data
+# family | share of the time | GPU config | shipped weights to start from (empty:
+# the family's trainer starts from its config, as the hvae, dcvc and rvq trainers take only a
+# training checkpoint) | data. The overfitted family has nothing to train.
 table=(
-  "hyperprior|1|codec/train/configs/image-gpu.toml|codec/weights/hyperprior-vr-small.r2.safetensors|$images"
+  "hyperprior|2|codec/train/configs/image-gpu.toml|codec/weights/hyperprior-vr-small.r2.safetensors|$images"
+  "hvae|2|codec/models/image/hvae/configs/hvae-gpu.toml||$images"
+  "dcvc|3|codec/models/video/dcvc/configs/video-gpu.toml||$video"
+  "rvq|3|codec/models/audio/rvq/configs/audio-gpu.toml||$audio"
 )
 declare -A wanted=()
 for f in "$@"; do wanted[$f]=1; done
@@ -50,9 +55,12 @@ for row in "${selected[@]}"; do
   if [[ -n "$parts" && -d "$parts/$family" ]]; then
     cat "$parts/$family"/checkpoint.pt.part-* > "$work/checkpoint.pt"
     start=(--resume)
-  else
+  elif [[ -n "$weights" ]]; then
     rm -f "$work/checkpoint.pt"
     start=(--init-from "$weights")
+  else
+    rm -f "$work/checkpoint.pt"
+    start=()
   fi
   codec -v train "$family" --config "$config" --workdir "$work" --max-minutes "$m" --data "$data" \
       "${start[@]}" 2>&1 | tee -a "$dest/train.log" || status=1
