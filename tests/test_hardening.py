@@ -619,3 +619,15 @@ def test_damaged_entropy_blocks_report_one_location(tmp_path, capsys, coded):
             refused += 1
             assert code == exitcodes.BAD_INPUT and err.count("(at ") == 1 and "packet 0" in err, err
     assert refused >= 6
+
+
+def test_another_familys_option_is_a_usage_error_not_ignored(tmp_path, capsys, png, nmc):
+    """``--groups`` (hvae) on a hyperprior file and ``--intra-period`` (video) on a photo used to be dropped
+    silently; now they are refused, and nothing is written."""
+    for argv, flag in ((["decode", str(nmc), "-o", str(tmp_path / "out.png"), "--groups", "2"], "--groups"),
+                       (["encode", str(png), "-o", str(tmp_path / "out.nmc"), "--intra-period", "5"],
+                        "--intra-period")):
+        assert main(argv) == exitcodes.USAGE_ERROR
+        err = capsys.readouterr().err
+        assert flag in err and "hyperprior" in err and "Traceback" not in err
+    assert not list(tmp_path.glob("out*"))

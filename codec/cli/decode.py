@@ -15,7 +15,7 @@ from pathlib import Path
 
 from codec.cli import exitcodes
 from codec.cli.encode import describe_source
-from codec.cli.options import add_declared, declared_values
+from codec.cli.options import add_declared, declared_values, refuse_foreign_options
 from codec.cli.output import check_output
 from codec.cli.progress import progress_for
 from codec.errors import CorruptStreamError, UsageError
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     with Reader(source, threads=args.threads, device=args.device, progress=progress_for(args),
                 model_options=model_options, weights=_weights(args.weights)) as reader:
         medium = reader.medium
+        refuse_foreign_options(model_options, reader.model.family.decode_options, reader.model.family.name)
         log.debug("%s: %s, %s, model %s (%s family), ready in %.2fs", args.input, medium.name,
                   describe_source(reader.header.source), reader.model.entry.full_id, reader.model.family.name,
                   time.monotonic() - start)

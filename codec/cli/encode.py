@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from codec.cli import exitcodes
-from codec.cli.options import add_declared, declared_values, rate_arguments, rate_options
+from codec.cli.options import (add_declared, declared_values, rate_arguments, rate_options,
+                                refuse_foreign_options)
 from codec.cli.output import check_output
 from codec.cli.progress import progress_for
 from codec.errors import BadInputError
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if output != "-":
         check_output(Path(output), args.overwrite)
     source_options = declared_values(args, medium.encode_options)
-    model_options = declared_values(args, [o for f in families(medium.media_type) for o in f.encode_options])
+    model_options = declared_values(args, [o for f in families() for o in f.encode_options])
     progress = progress_for(args)
     start = time.monotonic()
     source_arg = _stdin() if args.input == "-" else args.input
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
                     threads=args.threads, device=args.device, time_limit=args.time_limit, progress=progress,
                     overwrite=bool(args.overwrite), model_options=model_options, weights=weights,
                     **rate_options(args, medium.rate_unit)) as writer:
+            refuse_foreign_options(model_options, writer.model.family.encode_options, writer.model.family.name)
             log.debug("model %s (%s family), ready in %.2fs", writer.model.entry.full_id, writer.model.family.name,
                       time.monotonic() - loading)
             for item in source:
@@ -100,7 +102,7 @@ def describe_source(info) -> str:
     if info.frame_rate is not None:
         words.append(f"{float(info.frame_rate):g} fps")
     if info.sample_rate is not None:
-        words.append(f"{info.sample_rate} Hz, {info.channels} channels")
+        words.append(f"{info.sample_rate} Hz, {info.channels} channel{'' if info.channels == 1 else 's'}")
     return ", ".join(words)
 
 

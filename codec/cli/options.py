@@ -57,6 +57,23 @@ def declared_values(args: argparse.Namespace, options: Iterable[Option]) -> dict
     return values
 
 
+def refuse_foreign_options(given: dict[str, Any], declared: Iterable[Option], family: str) -> None:
+    """A family option the user gave that this file's (or model's) family does not declare is a usage
+    error: ``--groups`` on a hyperprior file must not be silently ignored."""
+    ours = {o.dest for o in declared}
+    known = {o.dest: o for f in _all_family_options() for o in f}
+    for dest, value in given.items():
+        option = known.get(dest)
+        if dest not in ours and option is not None and value != option.default:
+            raise UsageError(f"{option.flags[0]} does not apply to the {family} family's models")
+
+
+def _all_family_options() -> list[tuple[Option, ...]]:
+    from codec.zoo import families
+
+    return [tuple(f.encode_options) + tuple(f.decode_options) for f in families()]
+
+
 def add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """Options every subcommand accepts, before or after its name."""
     def default(value):

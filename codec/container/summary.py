@@ -127,7 +127,7 @@ def format_summary(info: dict[str, Any], name: str) -> str:
             desc += f", {src['frame_rate']} fps"
         lines.append(f"source:   {desc}")
     else:
-        lines.append(f"source:   {src['sample_rate']} Hz, {src['channels']} channels "
+        lines.append(f"source:   {src['sample_rate']} Hz, {src['channels']} channel{'' if src['channels'] == 1 else 's'} "
                      f"(layout 0x{src['channel_layout']:x})")
     pk = info["packets"]
     lines.append(f"packets:  {pk['count']} ({pk['random_access']} random-access), "
