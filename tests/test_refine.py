@@ -82,3 +82,17 @@ def test_levels_interpolate_geometrically():
     net = HyperpriorImageModel(HyperpriorConfig(lambdas=(0.01, 0.04, 0.16)))
     got = net.level_lambdas(torch.tensor([0.5, 2.0, 1.0]))
     assert torch.allclose(got, torch.tensor([0.02, 0.16, 0.04]))
+
+
+def test_evaluator_measures_a_retuned_preset_again(monkeypatch):
+    """The evaluator's cache keys on a codec's settings: a preset's budget is one of them, so changing it
+    cannot silently reuse measurements of the old budget."""
+    from codec.eval.codecs.nmc import codecs
+    from codec.models.image.hyperprior import refine
+
+    def medium_settings() -> dict:
+        return next(c for c in codecs() if c.name == "nmc-hyperprior-vr-small:medium").settings()
+
+    before = medium_settings()
+    monkeypatch.setitem(refine.BUDGETS, "medium", refine.Budget(sga_steps=0, greedy_passes=2))
+    assert medium_settings() != before

@@ -298,6 +298,11 @@ class Family(ABC):
         """The entry's rate controls without loading weights (``codec models``); override when they differ."""
         raise NotImplementedError
 
+    def preset_work(self, preset: str) -> str:
+        """What ``preset`` spends (steps, passes), in words. The evaluator keys its cache on it, so a
+        retuned preset is measured again instead of reusing results of the old budget."""
+        return ""
+
     @abstractmethod
     def check_params(self, header: FileHeader) -> dict[str, Any]:
         """Validate the header's ``codec_params`` for this family and describe them (for ``codec info``).

@@ -19,8 +19,9 @@ class NmcCodec(Codec):
     rate_parameter = "quality"
 
     def __init__(self, medium: str, family: str, model_id: str, digest: str, qualities: int, preset: str,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", preset_work: str = "") -> None:
         self.medium = medium
+        self.preset_work = preset_work
         self.device = device
         self.family = family
         self.model_id = model_id
@@ -37,7 +38,8 @@ class NmcCodec(Codec):
         return f"codec {__version__}, {self.model_id}, weights sha256 {self.digest[:16]}"
 
     def settings(self) -> dict:
-        return {"model": self.model_id, "family": self.family, "preset": self.preset, "device": self.device,
+        return {"model": self.model_id, "family": self.family, "preset": self.preset,
+                "preset_work": self.preset_work, "device": self.device,
                 "package": __version__,
                 "entropy_coder": "rANS, 16-bit tables, integer entropy path"}
 
@@ -64,5 +66,6 @@ def codecs(**tools: str | None) -> list[Codec]:
             rc = family.rate_control(entry)
             for preset in rc.presets:
                 found.append(NmcCodec(family.media.name.lower(), family.name, entry.full_id, entry.digest,
-                                      rc.qualities, preset, tools.get("device") or "cpu"))
+                                      rc.qualities, preset, tools.get("device") or "cpu",
+                                      family.preset_work(preset)))
     return found

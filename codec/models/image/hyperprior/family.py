@@ -66,6 +66,11 @@ class HyperpriorFamily(Family):
                    "256 latent channels, 38 k CPU steps; -9.7 % BD-rate vs JPEG on Kodak"),
     )
 
+    def preset_work(self, preset: str) -> str:
+        from codec.models.image.hyperprior.refine import BUDGETS
+
+        return repr(BUDGETS[preset]) if preset in BUDGETS else "one pass"
+
     def rate_control(self, entry: ModelEntry) -> RateControl:
         # Refinement (medium, slow) uses only the integer entropy path and the float synthesis,
         # which every revision has.

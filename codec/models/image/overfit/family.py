@@ -27,6 +27,11 @@ class OverfitFamily(Family):
                    "networks coded in the file; presets fast/medium/slow"),
     )
 
+    def preset_work(self, preset: str) -> str:
+        from codec.models.image.overfit.fit import PRESETS as SCHEDULES
+
+        return repr(SCHEDULES[preset]) if preset in SCHEDULES else ""
+
     def rate_control(self, entry: ModelEntry) -> RateControl:
         return RateControl(qualities=LEVELS, default_quality=4, continuous=True, target="bpp", presets=PRESETS)
 
