@@ -23,6 +23,7 @@ from codec.errors import UsageError
 from codec.models.audio.rvq.config import AudioTrainConfig
 from codec.models.audio.rvq.network import AudioCodecNetwork, parameter_count
 from codec.models.base import TrainRequest
+from codec.train.bursts import run_burst, start_or_resume, training_device
 
 log = logging.getLogger("codec")
 
@@ -190,22 +191,10 @@ def train(request: TrainRequest) -> None:
         log.info("wrote %s", request.export)
         return
     torch.set_num_threads(cfg.threads)
-    device = torch.device("cuda" if request.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if request.device == "auto" else request.device)
+    device = training_device(request)
     request.workdir.mkdir(parents=True, exist_ok=True)
     trainer = AudioTrainer(cfg, request.workdir, device)
-    if request.resume:
-        if not trainer.checkpoint_path.exists():
-            raise UsageError(f"--resume: no checkpoint at {trainer.checkpoint_path}")
-        trainer.load(trainer.checkpoint_path)
-        log.info("resumed at step %d", trainer.step)
-    elif trainer.checkpoint_path.exists():
-        raise UsageError(f"{trainer.checkpoint_path} exists: pass --resume to continue it or use another --workdir")
-    if request.init_from:
-        try:
-            trainer.start_from(request.init_from)
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            raise UsageError(f"--init-from {request.init_from}: {exc}") from None
+    start_or_resume(trainer, request)
     rate = cfg.network.sample_rate
     try:
         categories = [Category(c.name, cfg.folders(c), c.weight, tuple(cfg.exclude), rate, c.augment)
@@ -219,5 +208,4 @@ def train(request: TrainRequest) -> None:
     if trainer.sampler_state is not None:
         sampler.rng.bit_generator.state = trainer.sampler_state
     log.info("network: %d parameters; %s, step %d/%d", parameter_count(trainer.net), device, trainer.step, cfg.steps)
-    trainer.train(sampler, max_seconds=None if request.max_minutes is None else 60 * request.max_minutes)
-    log.info("checkpoint: %s (step %d)", trainer.checkpoint_path, trainer.step)
+    run_burst(trainer, sampler, request)

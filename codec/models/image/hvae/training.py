@@ -7,14 +7,13 @@ import logging
 
 from codec.errors import UsageError
 from codec.models.base import TrainRequest
+from codec.train.bursts import run_burst, start_or_resume, training_device
 
 log = logging.getLogger("codec")
 DEFAULT_ID = "hvae-small"
 
 
 def train(request: TrainRequest) -> None:
-    import torch
-
     from codec.models.image.hvae.train_config import HvaeTrainConfig
     from codec.models.image.hvae.trainer import HvaeTrainer
     from codec.train.crops import CropSampler
@@ -29,30 +28,16 @@ def train(request: TrainRequest) -> None:
     if request.export:
         _export(request, cfg)
         return
-    device = torch.device("cuda" if request.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if request.device == "auto" else request.device)
+    device = training_device(request)
     request.workdir.mkdir(parents=True, exist_ok=True)
     trainer = HvaeTrainer(cfg, request.workdir, device)
-    if request.resume:
-        if not trainer.checkpoint_path.exists():
-            raise UsageError(f"--resume: no checkpoint at {trainer.checkpoint_path}")
-        trainer.load(trainer.checkpoint_path)
-        log.info("resumed at step %d", trainer.step)
-    elif trainer.checkpoint_path.exists():
-        raise UsageError(f"{trainer.checkpoint_path} exists: pass --resume to continue it or use another --workdir")
-    if request.init_from:
-        try:
-            trainer.start_from(request.init_from)
-        except (OSError, KeyError, ValueError, RuntimeError) as exc:
-            raise UsageError(f"--init-from {request.init_from}: {exc}") from None
-        log.info("started from the weights of %s", request.init_from)
+    start_or_resume(trainer, request)
     try:
         sampler = CropSampler(cfg.data, cfg.crop, device, exclude=tuple(cfg.exclude))
     except (OSError, ValueError) as exc:
         raise UsageError(f"training data: {exc}") from None
     log.info("training on %d images, %s, %d/%d steps", len(sampler), device, trainer.step, cfg.steps)
-    trainer.train(sampler, max_seconds=None if request.max_minutes is None else 60 * request.max_minutes)
-    log.info("checkpoint: %s (step %d, %.0f s of training)", trainer.checkpoint_path, trainer.step, trainer.seconds)
+    run_burst(trainer, sampler, request)
 
 
 def _export(request: TrainRequest, cfg) -> None:

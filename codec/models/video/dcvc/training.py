@@ -7,6 +7,7 @@ import logging
 
 from codec.errors import UsageError
 from codec.models.base import TrainRequest
+from codec.train.bursts import run_burst, start_or_resume, training_device
 
 log = logging.getLogger("codec")
 
@@ -25,8 +26,7 @@ def train(request: TrainRequest) -> None:
     if request.steps:
         overrides["steps"] = request.steps
     cfg = dataclasses.replace(cfg, **overrides)
-    device = torch.device("cuda" if request.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if request.device == "auto" else request.device)
+    device = training_device(request)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     if request.export:
@@ -34,26 +34,13 @@ def train(request: TrainRequest) -> None:
         return
     request.workdir.mkdir(parents=True, exist_ok=True)
     trainer = VideoTrainer(cfg, request.workdir, device)
-    if request.resume:
-        if not trainer.checkpoint_path.exists():
-            raise UsageError(f"--resume: no checkpoint at {trainer.checkpoint_path}")
-        trainer.load(trainer.checkpoint_path)
-        log.info("resumed at step %d", trainer.step)
-    elif trainer.checkpoint_path.exists():
-        raise UsageError(f"{trainer.checkpoint_path} exists: pass --resume to continue it or use another --workdir")
-    if request.init_from:
-        try:
-            trainer.start_from(request.init_from)
-        except (OSError, KeyError, ValueError) as exc:
-            raise UsageError(f"--init-from {request.init_from}: {exc}") from None
-        log.info("started from the weights of %s", request.init_from)
+    start_or_resume(trainer, request)
     try:
         sampler = ClipSampler(cfg.videos, cfg.images, cfg.crop, exclude=tuple(cfg.exclude), synthetic=cfg.synthetic)
     except (OSError, ValueError) as exc:
         raise UsageError(f"training data: {exc}") from None
     log.info("training on %s, %d/%d steps", device, trainer.step, cfg.steps)
-    trainer.train(sampler, max_seconds=None if request.max_minutes is None else 60 * request.max_minutes)
-    log.info("checkpoint: %s (step %d)", trainer.checkpoint_path, trainer.step)
+    run_burst(trainer, sampler, request)
 
 
 def _export(request: TrainRequest, cfg) -> None:

@@ -1,0 +1,63 @@
+"""What every family's ``codec train`` does around its own trainer: the device, starting or resuming a
+run, and one time-limited burst.
+
+Kept in one place so that ``--device``, ``--resume``, ``--init-from`` and ``--max-minutes`` mean the
+same for every family, with the same messages when they cannot be honoured.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+from codec.errors import UsageError
+from codec.models.base import TrainRequest
+
+log = logging.getLogger("codec")
+
+
+class Trainer(Protocol):
+    """The part of a family's trainer that bursts rely on."""
+
+    checkpoint_path: Path
+    step: int
+
+    def load(self, path: Path) -> None: ...
+
+    def start_from(self, path: Path) -> None: ...
+
+    def train(self, sampler: Any, max_seconds: float | None = None) -> None: ...
+
+
+def training_device(request: TrainRequest):
+    """``--device``: ``auto`` takes CUDA when torch sees a device, else the CPU."""
+    import torch
+
+    if request.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(request.device)
+
+
+def start_or_resume(trainer: Trainer, request: TrainRequest) -> None:
+    """Resume the workdir's checkpoint (``--resume``), refuse to overwrite one otherwise, and load
+    ``--init-from`` weights into a new schedule."""
+    if request.resume:
+        if not trainer.checkpoint_path.exists():
+            raise UsageError(f"--resume: no checkpoint at {trainer.checkpoint_path}")
+        trainer.load(trainer.checkpoint_path)
+        log.info("resumed at step %d", trainer.step)
+    elif trainer.checkpoint_path.exists():
+        raise UsageError(f"{trainer.checkpoint_path} exists: pass --resume to continue it or use another --workdir")
+    if request.init_from:
+        try:
+            trainer.start_from(request.init_from)
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            raise UsageError(f"--init-from {request.init_from}: {exc}") from None
+        log.info("started from the weights of %s", request.init_from)
+
+
+def run_burst(trainer: Trainer, sampler: Any, request: TrainRequest) -> None:
+    """Train until the schedule ends or ``--max-minutes`` pass; the trainer checkpoints as it goes."""
+    trainer.train(sampler, max_seconds=None if request.max_minutes is None else 60 * request.max_minutes)
+    log.info("checkpoint: %s (step %d)", trainer.checkpoint_path, trainer.step)
