@@ -15,7 +15,6 @@ stereo music-like signal at 44.1 kHz and a speech-like mono one at 16 kHz
 from __future__ import annotations
 
 import argparse
-import io
 import tempfile
 import time
 from pathlib import Path
@@ -73,7 +72,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cases = [("speech 16 kHz mono", *load(args.speech, args.seconds, 16000, 1, 1), "6k", 6),
              ("music 44.1 kHz stereo", *load(args.music, args.seconds, 44100, 2, 2), "12k", 12)]
-    print(f"| source | codec | rate | encode RTF (CPU) | decode RTF (CPU) | encode RTF (wall) | decode RTF (wall) |")
+    print("| source | codec | rate | encode RTF (CPU) | decode RTF (CPU) | encode RTF (wall) | decode RTF (wall) |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
     opus = OpusCodec()
     for name, samples, rate, bitrate, kbps in cases:

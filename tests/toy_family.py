@@ -8,7 +8,6 @@ lives outside the package: the tests register it through the
 from __future__ import annotations
 
 import hashlib
-import struct
 
 import numpy as np
 

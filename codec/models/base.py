@@ -253,9 +253,9 @@ class Model(ABC):
         return self.entry.digest_bytes
 
     @property
-    @abstractmethod
     def rate_control(self) -> RateControl:
-        ...
+        """The family's rate controls for this entry (override when loaded weights change them)."""
+        return self.family.rate_control(self.entry)
 
     @abstractmethod
     def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:

@@ -24,7 +24,6 @@ from codec.models.audio.rvq.family import (
 from codec.models.audio.rvq.model_file import load_model_bytes
 from codec.models.base import (
     CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
-    RateControl,
 )
 
 MAX_CHANNELS = 8
@@ -36,10 +35,6 @@ class RvqAudioModel(Model):
         if weights is None:
             raise ValueError("the rvq family needs a weights file")
         self.loaded = load_model_bytes(weights, entry.weights or entry.id)
-
-    @property
-    def rate_control(self) -> RateControl:
-        return self.family.rate_control(self.entry)
 
     def geometry(self, rate: int, channels: int, frames: int) -> Geometry:
         cfg = self.loaded.config

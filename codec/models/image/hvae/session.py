@@ -22,7 +22,6 @@ from codec.container.source import SourceInfo
 from codec.errors import CorruptStreamError, UsageError
 from codec.models.base import (
     CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
-    RateControl,
 )
 from codec.models.image.hvae.coder import HvaeCoder
 from codec.models.image.hvae.family import KODAK_BPP, LEVEL_STEPS, check_source, decode_params, encode_params
@@ -36,10 +35,6 @@ class HvaeCodecModel(Model):
         if weights is None:
             raise ValueError("the hvae family needs a weights file")
         self.coder = HvaeCoder(load_model_bytes(weights, entry.weights or entry.id, digest=entry.digest_bytes))
-
-    @property
-    def rate_control(self) -> RateControl:
-        return self.family.rate_control(self.entry)
 
     def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
         check_source(source)

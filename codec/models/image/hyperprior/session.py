@@ -17,10 +17,9 @@ import numpy as np
 from codec.container.header import FileHeader
 from codec.container.packet import Packet
 from codec.container.source import SourceInfo
-from codec.errors import BadInputError, CorruptStreamError, UsageError
+from codec.errors import CorruptStreamError, UsageError
 from codec.models.base import (
     CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
-    RateControl,
 )
 from codec.models.image.hyperprior.coder import HyperpriorCoder
 from codec.models.image.hyperprior.family import (
@@ -36,10 +35,6 @@ class HyperpriorModel(Model):
         if weights is None:
             raise ValueError("the hyperprior family needs a weights file")
         self.coder = HyperpriorCoder(load_model_bytes(weights, entry.weights or entry.id, digest=entry.digest_bytes))
-
-    @property
-    def rate_control(self) -> RateControl:
-        return self.family.rate_control(self.entry)
 
     def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
         check_source(source)

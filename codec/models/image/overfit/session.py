@@ -20,7 +20,6 @@ from codec.container.source import SourceInfo
 from codec.errors import BadInputError, CorruptStreamError, UsageError
 from codec.models.base import (
     CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
-    RateControl,
 )
 from codec.models.image.overfit.architecture import MAX_PIXELS
 from codec.models.image.overfit.params import CodecParams
@@ -53,10 +52,6 @@ def check_device(device: str) -> str:
 class OverfitModel(Model):
     def __init__(self, family: Family, entry: ModelEntry) -> None:
         super().__init__(family, entry)
-
-    @property
-    def rate_control(self) -> RateControl:
-        return self.family.rate_control(self.entry)
 
     def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
         check_source(source)

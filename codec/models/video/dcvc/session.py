@@ -20,7 +20,6 @@ from codec.errors import BadInputError, CorruptStreamError, UsageError
 from codec.media.video import VideoFrame, as_frame
 from codec.models.base import (
     CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
-    RateControl,
 )
 from codec.models.video.dcvc.coder import FrameCoder
 from codec.models.video.dcvc.family import (
@@ -37,10 +36,6 @@ class DcvcModel(Model):
         if weights is None:
             raise ValueError("the dcvc family needs a weights file")
         self.coder = FrameCoder(load_model_bytes(weights, entry.weights or entry.id))
-
-    @property
-    def rate_control(self) -> RateControl:
-        return self.family.rate_control(self.entry)
 
     def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
         check_source(source)
