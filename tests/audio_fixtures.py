@@ -10,6 +10,7 @@ reach it exactly as they reach a shipped model.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,19 @@ MODEL_ID = "rvq-test-tiny"
 
 
 def build_tiny_weights(path: Path) -> str:
-    """Write the tiny model's weights file; return its SHA-256."""
+    """Write the tiny model's weights file unless it exists; return its SHA-256.
+
+    Worker processes import the plugin too: they must hash the file the test made, not write their own
+    (safetensors orders metadata keys differently from one process to the next, so the bytes would
+    differ), and a file being written is never visible under its name."""
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.safetensors")
+        _write_tiny_weights(partial)
+        os.replace(partial, path)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_tiny_weights(path: Path) -> None:
     torch.manual_seed(0)
     net = AudioCodecNetwork(TINY).eval()
     rng = np.random.default_rng(0)
@@ -39,7 +52,6 @@ def build_tiny_weights(path: Path) -> str:
         codes = net.quantizer.encode(latent, TINY.codebooks)[0].numpy()
     prior = fit_prior([codes], TINY.codebooks, TINY.codebook_size)
     save_model_file(path, MODEL_ID, net, prior, {"purpose": "tests"})
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def tiny_family(folder: Path) -> RvqAudioFamily:
