@@ -176,3 +176,22 @@ def test_weights_file_outside_the_registry(tmp_path, photo, capsys):
     # the released weights under another name are the released model
     assert cli(capsys, "encode", photo, "-o", out, "-y", "--weights", released)[0] == 0
     assert "hyperprior-vr-small@1" in cli(capsys, "info", out)[1]
+
+
+
+
+@pytest.mark.parametrize("module", ["codec.models.image.hyperprior.session", "codec.models.image.overfit.session",
+                                    "codec.models.image.hvae.session", "codec.models.video.dcvc.session",
+                                    "codec.models.audio.rvq.session"])
+def test_every_family_fingerprints_on_a_named_device(module):
+    """tools/gpu_train.sh and the gpu tests call exact_fingerprint(..., device=...) on every family's model."""
+    import importlib
+    import inspect
+
+    from codec.models.base import Model
+
+    models = [c for c in vars(importlib.import_module(module)).values()
+              if inspect.isclass(c) and issubclass(c, Model) and c is not Model]
+    assert models
+    for cls in models:
+        assert "device" in inspect.signature(cls.exact_fingerprint).parameters, cls.__qualname__

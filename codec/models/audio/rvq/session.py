@@ -46,9 +46,10 @@ class RvqAudioModel(Model):
     def decoder(self, header: FileHeader, options: DecodeOptions) -> DecoderSession:
         return RvqDecoder(self, header, options)
 
-    def exact_fingerprint(self, header: FileHeader, packets: list[Packet]) -> str:
+    def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
         """SHA-256 over every packet of its codebook counts (bytes) and its codes (int32 LE, channel, level,
-        frame order, zeros beyond the counts): the symbols, exact on every machine."""
+        frame order, zeros beyond the counts): the symbols, exact on every machine. Only the entropy
+        decoder and the integer prior tables decide them, so ``device`` changes nothing here."""
         params = decode_params(header.codec_params)
         geo = self.geometry(header.source.sample_rate, header.source.channels, params["packet_frames"])
         h = hashlib.sha256()

@@ -44,13 +44,13 @@ class HvaeCodecModel(Model):
         check_source(header.source, decoding=True)
         return HvaeDecoder(self, header, options)
 
-    def exact_fingerprint(self, header: FileHeader, packets: list[Packet]) -> str:
+    def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
         """SHA-256 of every group's decoded latent and the last top-down feature (bitstream/models/hvae.md)."""
         (packet,) = packets
         level, _ = decode_params(header.codec_params, self.coder.levels)
         src = header.source
         return self.coder.decode_top_down(packet.segments, src.height, src.width,
-                                          round(level * LEVEL_STEPS)).fingerprint()
+                                          round(level * LEVEL_STEPS), device=device).fingerprint()
 
 
 class HvaeEncoder(EncoderSession):

@@ -61,8 +61,9 @@ class OverfitModel(Model):
         check_source(header.source, decoding=True)
         return OverfitDecoder(self, header, options)
 
-    def exact_fingerprint(self, header: FileHeader, packets: list[Packet]) -> str:
-        """SHA-256 of the decoded networks' integers and latent grids (bitstream/models/overfit.md, section 5)."""
+    def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
+        """SHA-256 of the decoded networks' integers and latent grids (bitstream/models/overfit.md, section 5).
+        They are decoded by the C++ kernel on the CPU whatever ``device`` says; only synthesis uses a GPU."""
         from codec.models.image.overfit.coder import decode_state, fingerprint
 
         (packet,) = packets

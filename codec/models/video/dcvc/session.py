@@ -45,13 +45,14 @@ class DcvcModel(Model):
         check_source(header.source, decoding=True)
         return DcvcDecoder(self, header, options)
 
-    def exact_fingerprint(self, header: FileHeader, packets: list[Packet]) -> str:
+    def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
         """SHA-256 of every frame's propagated feature (int64, little-endian, N C H W), in order."""
         digest = hashlib.sha256()
         reference = None
         src = header.source
         for packet in packets:
-            _, _, reference = self.coder.decode_feature(packet.segments, reference, src.height, src.width)
+            _, _, reference = self.coder.decode_feature(packet.segments, reference, src.height, src.width,
+                                                        device=device)
             digest.update(reference.cpu().numpy().astype("<i8").tobytes())
         return digest.hexdigest()
 
