@@ -182,3 +182,17 @@ def test_a_container_without_video_is_left_to_the_audio_medium(tmp_path):
             out.mux(packet)
     assert not MEDIUM.claims(path)
     assert MEDIUM.claims(write(tmp_path / "pic.mkv", moving_clip(1)))
+
+
+def test_transcode_codes_a_folder_of_clips_with_the_shipped_model(tmp_path):
+    """The batch engine's video kind: a folder of clips in, one .nmc per clip out, every frame decodable."""
+    import codec
+    from codec.cli.main import main
+
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    write(src / "a.y4m", moving_clip(3, 64, 48))
+    write(src / "sub" / "b.y4m", moving_clip(2, 48, 32))
+    assert main(["transcode", "-i", str(src), "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    assert len(codec.decode(tmp_path / "out" / "a.nmc")) == 3
+    assert len(codec.decode(tmp_path / "out" / "sub" / "b.nmc")) == 2
