@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -103,3 +104,17 @@ def test_shipped_configs_load_and_build_their_model():
     for path in configs:
         model = TrainConfig.load(path).model_config()
         assert list(model.lambdas) == sorted(model.lambdas) and model.levels >= 6, path.name
+
+
+@pytest.mark.parametrize("family,config", [
+    ("hyperprior", "codec/train/configs/image-cpu.toml"),
+    ("hvae", "codec/models/image/hvae/configs/hvae-cpu.toml"),
+    ("dcvc", "codec/models/video/dcvc/configs/video-cpu.toml"),
+    ("rvq", "codec/models/audio/rvq/configs/audio-cpu.toml"),
+])
+def test_export_without_a_checkpoint_is_a_usage_error_in_every_family(family, config, tmp_path, capsys):
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "w.safetensors"
+    assert main(["train", family, "--config", str(root / config), "--workdir", str(tmp_path / "empty"),
+                 "--export", str(out)]) == 2
+    assert "--export: no checkpoint" in capsys.readouterr().err and not out.exists()

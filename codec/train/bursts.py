@@ -57,6 +57,14 @@ def start_or_resume(trainer: Trainer, request: TrainRequest) -> None:
         log.info("started from the weights of %s", request.init_from)
 
 
+def checkpoint_to_export(request: TrainRequest) -> Path:
+    """The workdir's checkpoint that ``--export`` turns into a weights file; a usage error when absent."""
+    checkpoint = request.workdir / "checkpoint.pt"
+    if not checkpoint.exists():
+        raise UsageError(f"--export: no checkpoint at {checkpoint}")
+    return checkpoint
+
+
 def run_burst(trainer: Trainer, sampler: Any, request: TrainRequest) -> None:
     """Train until the schedule ends or ``--max-minutes`` pass; the trainer checkpoints as it goes."""
     trainer.train(sampler, max_seconds=None if request.max_minutes is None else 60 * request.max_minutes)

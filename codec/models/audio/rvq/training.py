@@ -23,7 +23,7 @@ from codec.errors import UsageError
 from codec.models.audio.rvq.config import AudioTrainConfig
 from codec.models.audio.rvq.network import AudioCodecNetwork, parameter_count
 from codec.models.base import TrainRequest
-from codec.train.bursts import run_burst, start_or_resume, training_device
+from codec.train.bursts import checkpoint_to_export, run_burst, start_or_resume, training_device
 
 log = logging.getLogger("codec")
 
@@ -186,7 +186,7 @@ def train(request: TrainRequest) -> None:
     if request.export:
         from codec.models.audio.rvq.export import export_checkpoint
 
-        export_checkpoint(request.workdir / "checkpoint.pt", request.export,
+        export_checkpoint(checkpoint_to_export(request), request.export,
                           request.model_id or "rvq-audio-small", cfg)
         log.info("wrote %s", request.export)
         return

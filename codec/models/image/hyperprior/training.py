@@ -7,7 +7,7 @@ import logging
 
 from codec.errors import UsageError
 from codec.models.base import TrainRequest
-from codec.train.bursts import run_burst, start_or_resume, training_device
+from codec.train.bursts import checkpoint_to_export, run_burst, start_or_resume, training_device
 
 log = logging.getLogger("codec")
 
@@ -42,9 +42,7 @@ def train(request: TrainRequest) -> None:
 def _export(request: TrainRequest, cfg) -> None:
     from codec.models.image.hyperprior.export import export_checkpoint
 
-    checkpoint = request.workdir / "checkpoint.pt"
-    if not checkpoint.exists():
-        raise UsageError(f"--export: no checkpoint at {checkpoint}")
+    checkpoint = checkpoint_to_export(request)
     export_checkpoint(checkpoint, request.export, request.model_id or "hyperprior-vr-small", cfg.data,
                       {"config": request.config.name})
     log.info("wrote %s", request.export)
