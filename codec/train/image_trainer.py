@@ -22,6 +22,7 @@ from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorIm
 from codec.models.image.hyperprior.model_file import float_state_dict, load_model_file
 from codec.train.config import TrainConfig
 from codec.train.crops import CropSampler
+from codec.train.ema import update_ema
 from codec.train.grow import grow_state_dict
 
 log = logging.getLogger("codec.train")
@@ -127,7 +128,7 @@ class ImageTrainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
-            self._update_ema()
+            update_ema(self.ema, self.model, self.step, self.cfg.ema_decay)
             self.step += 1
             sums += torch.stack([loss.detach(), bpp.detach().mean(),
                                  (10 * torch.log10(1 / mse.detach().clamp_min(1e-10))).mean()])
@@ -145,8 +146,3 @@ class ImageTrainer:
                 break
         self.save()
 
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
-        for e, p in zip(self.ema.parameters(), self.model.parameters()):
-            e.lerp_(p, 1 - decay)

@@ -35,6 +35,7 @@ from codec.io.atomic import atomic_output
 from codec.models.image.hvae.network import HvaeConfig, HvaeModel
 from codec.models.image.hvae.train_config import HvaeTrainConfig
 from codec.train.crops import CropSampler
+from codec.train.ema import update_ema
 from codec.train.image_trainer import learning_rate
 
 log = logging.getLogger("codec.train")
@@ -156,7 +157,7 @@ class HvaeTrainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
-            self._update_ema()
+            update_ema(self.ema, self.model, self.step, self.cfg.ema_decay)
             self.step += 1
             sums += torch.stack([loss.detach(), bpp.detach().mean(),
                                  (10 * torch.log10(1 / mse.detach().clamp_min(1e-10))).mean()])
@@ -180,8 +181,3 @@ class HvaeTrainer:
         self.seconds += time.monotonic() - last_save
         self.save()
 
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
-        for e, p in zip(self.ema.parameters(), self.model.parameters()):
-            e.lerp_(p, 1 - decay)

@@ -28,6 +28,7 @@ from codec.models.video.dcvc.data import ClipSampler
 from codec.models.video.dcvc.network import VideoConfig, VideoModel, pack
 from codec.models.video.dcvc.schedule import frame_qp
 from codec.models.video.dcvc.train_config import VideoTrainConfig
+from codec.train.ema import update_ema
 
 log = logging.getLogger("codec.train")
 
@@ -141,7 +142,7 @@ class VideoTrainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.optimizer.step()
-            self._update_ema()
+            update_ema(self.ema, self.model, self.step, self.cfg.ema_decay)
             self.step += 1
             sums += torch.stack([loss.detach().cpu(), bpp.detach().cpu(), psnr.detach().cpu()])
             if self.step % cfg.log_every == 0:
@@ -159,8 +160,3 @@ class VideoTrainer:
                 break
         self.save()
 
-    @torch.no_grad()
-    def _update_ema(self) -> None:
-        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))
-        for e, p in zip(self.ema.parameters(), self.model.parameters()):
-            e.lerp_(p, 1 - decay)

@@ -1,0 +1,14 @@
+"""The exponential moving average of a network's weights that the image and video trainers export."""
+
+from __future__ import annotations
+
+import torch
+
+
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, step: int, max_decay: float) -> None:
+    """Move ``ema`` towards ``model`` after training step ``step``. The decay starts near 0.1 and grows
+    to ``max_decay``, so the average forgets the random initialisation within the first hundred steps."""
+    decay = min(max_decay, (1 + step) / (10 + step))
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1 - decay)
