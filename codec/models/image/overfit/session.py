@@ -21,6 +21,7 @@ from codec.errors import BadInputError, CorruptStreamError, UsageError
 from codec.models.base import (
     CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
 )
+from codec.models.image.one_image import OneImageEncoder
 from codec.models.image.overfit.architecture import MAX_PIXELS
 from codec.models.image.overfit.params import CodecParams
 
@@ -85,41 +86,16 @@ def check_source(source: SourceInfo, *, decoding: bool = False) -> None:
                             f"use the hyperprior model")
 
 
-class OverfitEncoder(EncoderSession):
+class OverfitEncoder(OneImageEncoder):
     def __init__(self, model: OverfitModel, source: SourceInfo, options: EncodeOptions) -> None:
-        rc = model.rate_control
-        if options.quality is not None and options.target is not None:
-            raise UsageError("give a quality or a target bpp, not both")
-        if options.target is not None and not (isinstance(options.target, (int, float)) and options.target > 0):
-            raise UsageError(f"target bpp must be a positive number, got {options.target!r}")
-        self.quality_asked = rc.check_quality(rc.default_quality if options.quality is None else options.quality)
-        rc.check_preset(options.preset)
+        super().__init__(model, source, options)
         check_device(options.device)
-        self.model = model
-        self.source = source
-        self.options = options
-        self._params: bytes | None = None
-        self._quality: int | None = None
-
-    @property
-    def codec_params(self) -> bytes:
-        if self._params is None:
-            raise RuntimeError("codec parameters are known once the image is encoded")
-        return self._params
-
-    @property
-    def quality(self) -> int | None:
-        return self._quality
 
     def encode(self, item: np.ndarray) -> Iterable[CodedPacket]:
         from codec.models.image.overfit import coder
         from codec.models.image.overfit.rate_search import fit_target
 
-        if self._params is not None:
-            raise UsageError("an image file holds one image")
-        if item.shape[:2] != (self.source.height, self.source.width):
-            raise UsageError(f"image is {item.shape[1]}x{item.shape[0]}, the file was opened for "
-                             f"{self.source.width}x{self.source.height}")
+        self._accept(item)
         opts = self.options
         with torch_threads(opts.threads):
             if opts.target is None:

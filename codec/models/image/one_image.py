@@ -1,0 +1,45 @@
+"""What every image family's encoder session shares: one picture per file, a quality or a target bpp."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codec.container.source import SourceInfo
+from codec.errors import UsageError
+from codec.models.base import EncodeOptions, EncoderSession, Model
+
+
+class OneImageEncoder(EncoderSession):
+    """Checks the options before any work and the one picture against the size the file was opened for;
+    a family's ``encode`` calls :meth:`_accept` first and sets ``_params`` (and ``_quality``) as it codes."""
+
+    def __init__(self, model: Model, source: SourceInfo, options: EncodeOptions) -> None:
+        rc = model.rate_control
+        if options.quality is not None and options.target is not None:
+            raise UsageError("give a quality or a target bpp, not both")
+        if options.target is not None and not (isinstance(options.target, (int, float)) and options.target > 0):
+            raise UsageError(f"target bpp must be a positive number, got {options.target!r}")
+        self.quality_asked = rc.check_quality(rc.default_quality if options.quality is None else options.quality)
+        rc.check_preset(options.preset)
+        self.model = model
+        self.source = source
+        self.options = options
+        self._params: bytes | None = None
+        self._quality: int | None = None
+
+    @property
+    def codec_params(self) -> bytes:
+        if self._params is None:
+            raise RuntimeError("codec parameters are known once the image is encoded")
+        return self._params
+
+    @property
+    def quality(self) -> int | None:
+        return self._quality
+
+    def _accept(self, item: np.ndarray) -> None:
+        if self._params is not None:
+            raise UsageError("an image file holds one image")
+        if item.shape[:2] != (self.source.height, self.source.width):
+            raise UsageError(f"image is {item.shape[1]}x{item.shape[0]}, the file was opened for "
+                             f"{self.source.width}x{self.source.height}")
