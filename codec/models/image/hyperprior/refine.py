@@ -60,10 +60,11 @@ class Budget:
     learning_rate: float = 0.005
 
 
-# Sized against the one-pass encode of a 768x512 image on an idle 2-core machine (0.31 s): the first
-# greedy pass costs about 3 s (the gradient and the curvature), each later one about 0.5 s, so medium
-# is about 11x (on kodim05 a second and third pass bought -1.5 % rate at level 2 and +0.04 dB at
-# level 6, for 40 % more time than the 10x the preset may cost) and slow, whose SGA steps dominate, about 64x.
+# Sized against the one-pass encode of a 768x512 image on a 2-core machine (benchmarks/bench_refine.py):
+# the first greedy pass costs about 3 s (the gradient and the curvature), each later one about 0.5 s, so
+# medium is about 9x (more passes bought little in a trial on kodim05 and would break the 10x the
+# preset may cost: with 3 passes medium was -4.4 % BD-rate on kodak4, with 1 it is -3.2 %) and slow,
+# whose SGA steps dominate, 51-66x.
 BUDGETS = {
     "medium": Budget(sga_steps=0, greedy_passes=1),
     "slow": Budget(sga_steps=40, greedy_passes=4),
