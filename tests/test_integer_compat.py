@@ -279,3 +279,17 @@ def test_shipped_integer_layers_give_the_recorded_integers(general):
     for o in outs:
         digest.update(o.contiguous().numpy().tobytes())
     assert digest.hexdigest() == SHIPPED_RESULT
+
+
+def test_exact_float_at_gives_the_dense_layers_integers_at_those_positions():
+    """The checkerboard context's gathered product (half the taps, half the positions) is the same layer."""
+    g = torch.Generator().manual_seed(7)
+    conv = nn.Conv2d(6, 5, 5, padding=2)
+    mask = torch.tensor([[(i + j) % 2 for j in range(5)] for i in range(5)], dtype=torch.float32)
+    layer = I.quantize_conv(conv, 8, 6, relu=False, weight_mask=mask.view(1, 1, 5, 5))
+    x = torch.randint(-I.ACT_LIMIT, I.ACT_LIMIT + 1, (2, 6, 7, 9), generator=g).to(torch.float64)
+    dense = layer.exact_float(x)
+    where = torch.rand(7, 9, generator=g) < 0.5
+    rows, cols = where.nonzero(as_tuple=True)
+    assert torch.equal(layer.exact_float_at(x, rows, cols), dense[:, :, where])
+    assert len(layer.__dict__["_float_cache"][x.device]["taps"]) == 12

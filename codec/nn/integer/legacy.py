@@ -101,6 +101,35 @@ class IntegerConv:
             out = out.clamp_min(0)
         return out.clamp(-ACT_LIMIT, ACT_LIMIT)
 
+    def exact_float_at(self, xf: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """The layer's outputs at positions ``(rows[i], cols[i])`` only: float64 integers (N, C_out, n),
+        the same integers as :meth:`exact_float` there (stride 1, not transposed).
+
+        Why: the checkerboard context is needed at half the positions and its
+        weights are zero at half the taps (the other colour). Gathering the
+        taps with a nonzero weight into one matrix product skips both, and one
+        float64 matrix product is much faster than a float64 convolution on a
+        CPU. The integers are the same: every partial sum is an integer below
+        2^53 (checked), so float64 adds them exactly in any order, and the
+        skipped products are zero.
+        """
+        if self.transposed or self.stride != 1:
+            raise ValueError("positions need a stride-1 convolution")
+        w = self._float_parameters(xf.device)
+        if "taps" not in w:
+            used = (w["weight"] != 0).any(dim=0).any(dim=0).nonzero().tolist()
+            w["taps"] = [(di, dj) for di, dj in used]
+            w["tap_matrix"] = torch.cat([w["weight"][:, :, di, dj] for di, dj in w["taps"]], dim=1)
+        half = self.kernel // 2
+        padded = torch.nn.functional.pad(xf, (half, half, half, half))
+        n, channels = xf.shape[:2]
+        gathered = torch.stack([padded[:, :, rows + di, cols + dj] for di, dj in w["taps"]], dim=1)
+        acc = w["tap_matrix"] @ gathered.reshape(n, len(w["taps"]) * channels, -1)
+        out = torch.floor((acc + w["bias_half"].view(1, -1, 1)) * w["scale"].view(1, -1, 1))
+        if self.relu:
+            out = out.clamp_min(0)
+        return out.clamp(-ACT_LIMIT, ACT_LIMIT)
+
     def _float_parameters(self, device: torch.device) -> dict[str, torch.Tensor]:
         """Weights, ``bias + 2^(s-1)`` and ``2^-s`` as float64, cached per device."""
         cache = self.__dict__.setdefault("_float_cache", {})

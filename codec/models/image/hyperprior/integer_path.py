@@ -58,11 +58,12 @@ class IntegerEntropyPath:
         anchors = y_hat_anchors.clamp(-ACT_LIMIT, ACT_LIMIT).to(torch.float64)
         rows, halo = anchors.shape[2], self.context.kernel // 2
 
-        def context(top: int, bottom: int) -> torch.Tensor:
-            # Output rows at least `halo` rows inside the input band, or at the latent's edge,
-            # see exactly the inputs (and zero padding) that the whole-latent convolution sees.
+        def context(top: int, bottom: int, where: torch.Tensor) -> torch.Tensor:
+            # The band's rows plus `halo` rows each side (or the latent's edge) hold exactly the
+            # inputs (and zero padding) that the whole-latent convolution sees at these positions.
             lo, hi = max(0, top - halo), min(rows, bottom + halo)
-            return self.context.exact_float(anchors[:, :, lo:hi])[:, :, top - lo: bottom - lo]
+            r, c = where.nonzero(as_tuple=True)
+            return self.context.exact_float_at(anchors[:, :, lo:hi], r + (top - lo), c)
 
         return self._banded(hyper, context, anchors=False)
 
@@ -88,12 +89,13 @@ class IntegerEntropyPath:
         for top in range(0, rows, BAND_ROWS):
             bottom = min(rows, top + BAND_ROWS)
             where = colour[top:bottom]
+            band_context = None if anchors else context(top, bottom, where)
             for i in range(n):
                 columns = hyper[i, :, top:bottom][:, where]
                 if anchors:
                     x = self.entropy_parameters[0].exact_float_columns(columns, inputs=slice(0, channels))
                 else:
-                    ctx = context(top, bottom)[i][:, where]
+                    ctx = band_context[i]
                     x = self.entropy_parameters[0].exact_float_columns(torch.cat([columns, ctx]))
                 for layer in self.entropy_parameters[1:]:
                     x = layer.exact_float_columns(x)

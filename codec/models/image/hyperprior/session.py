@@ -112,8 +112,11 @@ def fit_rate(segments_at: Callable[[float], list[bytes]], size: Callable[[float,
     where the model's Kodak rates put the target, then moves along the secant
     of log size through the measured levels nearest the budget. The answer is
     proven as a bisection would prove it: that level fits and the next step up
-    does not, both measured; it usually takes three or four encodes, where
-    bisection over 1,793 steps takes twelve.
+    does not, both measured; it takes about four entropy passes (4.3 on
+    average over eight Kodak images at 0.15-1.2 bpp), where bisection over
+    1,793 steps takes twelve. Fewer is not possible without weakening that
+    proof: the model's float rate estimate misses the exact file size by
+    0.3-3 %, i.e. 2-20 steps.
     """
     top = (levels - 1) * LEVEL_STEPS
     measured: dict[int, tuple[int, list[bytes]]] = {}
@@ -129,7 +132,8 @@ def fit_rate(segments_at: Callable[[float], list[bytes]], size: Callable[[float,
             return lo / LEVEL_STEPS, measured[lo][1]
         if lo is None and hi == 0:
             return 0.0, measured[0][1]
-        step = _next_step({s: n for s, (n, _) in measured.items()}, lo, hi, budget_bytes, top)
+        step = _next_step({s: n for s, (n, _) in measured.items()}, lo, hi, budget_bytes, top,
+                          _prior_slope(prior_bpp, lo if lo is not None else hi))
 
 
 def _predicted_step(prior_bpp: tuple[float, ...] | None, target_bpp: float, top: int) -> int:
@@ -143,9 +147,20 @@ def _predicted_step(prior_bpp: tuple[float, ...] | None, target_bpp: float, top:
     return min(top, max(0, round(level * LEVEL_STEPS)))
 
 
-def _next_step(sizes: dict[int, int], lo: int | None, hi: int | None, budget_bytes: float, top: int) -> int:
-    """Where the secant of log size through the measured levels nearest the budget crosses it, kept
-    strictly inside the bracket; one step above the fitting level once the crossing lies below it."""
+def _prior_slope(prior_bpp: tuple[float, ...] | None, step: int) -> float:
+    """The slope of log size per step of the model's Kodak curve around ``step``: the best guess
+    before a second level is measured (it varies by a factor of 1.7 along the curve)."""
+    if not prior_bpp or len(prior_bpp) < 2:
+        return DEFAULT_SLOPE
+    i = min(max(step // LEVEL_STEPS, 0), len(prior_bpp) - 2)
+    return max(math.log(prior_bpp[i + 1] / prior_bpp[i]) / LEVEL_STEPS, 1e-6)
+
+
+def _next_step(sizes: dict[int, int], lo: int | None, hi: int | None, budget_bytes: float, top: int,
+               slope: float = DEFAULT_SLOPE) -> int:
+    """Where the secant of log size through the measured levels nearest the budget crosses it (through
+    one level at ``slope`` while only one is measured), kept strictly inside the bracket; one step
+    above the fitting level once the crossing lies below it."""
     points = sorted(sizes)
     if lo is not None and hi is not None:
         a, b = lo, hi
@@ -153,7 +168,6 @@ def _next_step(sizes: dict[int, int], lo: int | None, hi: int | None, budget_byt
         a = lo if lo is not None else hi
         others = [s for s in points if s != a]
         b = min(others, key=lambda s: abs(s - a)) if others else None
-    slope = DEFAULT_SLOPE
     if b is not None and sizes[b] != sizes[a]:
         slope = max((math.log(sizes[b]) - math.log(sizes[a])) / (b - a), 1e-6)
     step = math.floor(a + (math.log(budget_bytes) - math.log(sizes[a])) / slope)
