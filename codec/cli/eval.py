@@ -27,10 +27,22 @@ def _codec_list(text: str) -> list[str]:
 
 
 _DESCRIPTIONS = {
-    "image": "still images: RGB PSNR and MS-SSIM against bits per pixel",
+    "image": "still images: RGB PSNR, MS-SSIM and FLIP against bits per pixel",
     "video": "video: PSNR-YUV, PSNR-Y, PSNR-RGB and MS-SSIM-Y against kbit/s",
     "audio": "audio: perceptual and signal metrics against kbit/s",
 }
+
+
+def _rate_points(text: str) -> tuple[str, tuple[float, ...]]:
+    """``NAME=P,P,...`` -> (name, points); integral points stay int (they are quality/QP settings)."""
+    name, _, values = text.partition("=")
+    try:
+        points = tuple(int(v) if float(v).is_integer() else float(v) for v in values.split(",") if v.strip())
+    except ValueError:
+        points = ()
+    if not name.strip() or not points:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=P,P,... (e.g. avif=0,10,20)")
+    return name.strip(), points
 
 
 def _add_medium(sub, medium) -> None:
@@ -58,6 +70,9 @@ def _add_medium(sub, medium) -> None:
     p.add_argument("--vvc-encoder", metavar="PATH", help="vvencapp or VTM EncoderApp to use for 'vvc' "
                                                           "(default: found on PATH)")
     p.add_argument("--vtm-config", metavar="FILE", help="VTM configuration file (e.g. encoder_intra_vtm.cfg)")
+    p.add_argument("--rate-points", action="append", type=_rate_points, default=[], metavar="NAME=P,P,...",
+                   help="the rate points of codec NAME instead of its own (e.g. avif=0,10,20 or "
+                        "x265-444=51,49,47); repeatable")
     p.add_argument("--no-cache", action="store_true", help="measure everything again")
     p.add_argument("--device", default="cpu", help="where our models run: cpu (default) or cuda")
     add_declared(p, medium.options)
@@ -96,6 +111,8 @@ def _recorded_command(args: argparse.Namespace) -> str:
         words += ["--published", f"<anchors>/{path.name}"]
     for anchor in args.anchor:
         words += ["--anchor", anchor]
+    for name, points in args.rate_points:
+        words += ["--rate-points", f"{name}={','.join(map(str, points))}"]
     if args.vvc_encoder:
         words += ["--vvc-encoder", Path(args.vvc_encoder).name]
     from codec.eval.media import MEDIA
@@ -118,6 +135,11 @@ def run(args: argparse.Namespace) -> int:
     options = declared_values(args, MEDIA[args.medium].options)
     tools = {"vvc_encoder": args.vvc_encoder, "vtm_config": args.vtm_config, "device": args.device, **options}
     codecs = select(args.codecs, medium=args.medium, **tools)
+    by_name = {c.name: c for c in codecs}
+    for name, points in args.rate_points:
+        if name not in by_name:
+            raise UsageError(f"--rate-points {name}: not among the codecs of this run ({', '.join(by_name)})")
+        by_name[name].rate_points = points  # on this run's codec object only
     in_run = {c.name for c in codecs} | {p.stem for p in args.published}
     missing = [a for a in args.anchor if a not in in_run]
     if missing:

@@ -4,6 +4,8 @@ A measurement is keyed by everything that determines it: the codec's name,
 version, settings and colour conversion, the rate point, the content hash of
 the item and the version of the metrics. Change any of them and the key
 changes, so stale measurements are never reused; they are simply not found.
+A measurement that lacks one of the medium's metrics (cached before that
+metric was added) is measured again by the engine rather than reused.
 """
 
 from __future__ import annotations

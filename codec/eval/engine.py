@@ -106,7 +106,8 @@ def evaluate(medium: str, dataset: Dataset, codecs: list[Codec], cache: Cache, *
             for rate_point in codec.rate_points:
                 key = task_key(codec, rate_point, item.sha256, options)
                 record = cache.get(codec.name, key)
-                if record is None:
+                # a measurement cached before a metric was added lacks it: measure again, never reuse it
+                if record is None or not set(MEDIA[medium].quality_keys) <= record.keys():
                     pending.append(Task(medium, codec, rate_point, item, key, tuple(sorted((options or {}).items()))))
                 else:
                     outcome.records.append(record)

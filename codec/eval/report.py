@@ -68,13 +68,21 @@ def write_report(out: Path, results: dict, curves: list[Curve], anchors: list[st
     }
     by_name = {c.name: c for c in curves}
     md = ["# BD-rate and BD-PSNR", ""] + [f"- {k}: {v}" for k, v in digest.items()] + [""]
+    extra_in_any: dict[str, None] = {}
     for anchor in anchors:
-        md += [markdown(by_name[anchor], results["bd"][anchor], curves)]
+        table = results["bd"][anchor]
+        extra = tuple(dict.fromkeys(k for entry in table.values() for k in entry if k not in ("psnr", "ms_ssim_db")))
+        extra_in_any.update(dict.fromkeys(extra))
+        md += [markdown(by_name[anchor], table, curves, extra)]
+    extra = tuple(extra_in_any)
     md += ["BD-rate: Bjøntegaard, piecewise-cubic (PCHIP) interpolation of log-rate over the PSNR range "
            "both curves cover (recorded in results.json with each delta); BD-PSNR likewise over the "
            "common rate range; worst PSNR gap: the smallest PSNR difference to the anchor at equal rate over "
            "that common rate range (positive: better at every rate compared); MS-SSIM deltas on "
-           "-10 log10(1 - MS-SSIM).", ""]
+           "-10 log10(1 - MS-SSIM)." + (
+               f" {', '.join(extra)}: BD-rate over the range of that metric both curves cover, and BD-<metric> = "
+               "mean of test minus anchor at equal rate in the metric's units (for an error such as FLIP, "
+               "negative = less error than the anchor)." if extra else ""), ""]
     files["bd.md"] = "\n".join(md).encode()
     for name, data in files.items():
         write_bytes_atomic(out / name, data, overwrite=True)

@@ -74,7 +74,8 @@ def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
         "average": {c.name: list(c.points) for c in curves if not c.published},
         "bd": {a: medium.report.bd(a, curves) if medium.report else
                bd_against(a, curves, medium.quality_keys[0],
-                          next((k for k in medium.quality_keys if k.startswith("ms_ssim")), None))
+                          next((k for k in medium.quality_keys if k.startswith("ms_ssim")), None),
+                          medium.bd_keys, medium.lower_is_better)
                for a in anchors},
         "per_item": items,
     }

@@ -36,6 +36,10 @@ class Medium:
     #: ``codec eval <medium>`` options of this medium (e.g. ``--frames``); their values reach ``load``,
     #: the codecs (as keyword arguments of each codec module's ``codecs()``) and the recorded conditions
     options: tuple[Option, ...] = ()
+    #: quality keys besides the first PSNR and MS-SSIM whose BD deltas are reported too
+    bd_keys: tuple[str, ...] = ()
+    #: quality keys where a lower value is better (an error, not a fidelity): BD tables handle the sign
+    lower_is_better: frozenset[str] = frozenset()
     #: a medium whose rate is not bpp or whose metrics are not PSNR-like brings its own BD tables and files:
     #: an object with ``bd(anchor, curves) -> dict`` and ``write(out, results, curves, anchors) -> [Path]``
     report: Any = None
