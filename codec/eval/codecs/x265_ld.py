@@ -5,7 +5,7 @@ from __future__ import annotations
 from codec.eval.codecs.base import Codec
 from codec.eval.codecs.pyav_ld import PyAvLowDelay
 
-LOW_DELAY = "bframes=0:rc-lookahead=0:scenecut=0:keyint=-1:frame-threads=1:pools=none:log-level=error"
+LOW_DELAY = "bframes=0:rc-lookahead=0:scenecut=0:keyint=-1:frame-threads=1:pools=none:info=0:log-level=error"
 
 
 class X265LowDelay(PyAvLowDelay):
