@@ -246,3 +246,24 @@ def test_rate_points_for_a_codec_outside_the_run_is_a_usage_error(dataset, tmp_p
             "--rate-points", "webp=5,60", "--quiet"]
     assert main(argv) == exitcodes.USAGE_ERROR
     assert "webp" in capsys.readouterr().err
+
+
+def test_reuse_partial_keeps_measurements_made_before_flip(dataset, tmp_path):
+    from codec.eval.cache import Cache
+    from codec.eval.curves import average, per_item
+    from codec.eval.media import MEDIA
+
+    codecs = select(["jpeg-420"])
+    codecs[0].rate_points = (20, 80)
+    data = open_dataset(dataset, MEDIA["image"].suffixes)
+    cache = Cache(tmp_path / "cache")
+    evaluate("image", data, codecs, cache, progress=False)
+    for path in (tmp_path / "cache").rglob("*.json"):
+        record = json.loads(path.read_text())
+        del record["flip"]
+        path.write_text(json.dumps(record))
+    again = evaluate("image", data, codecs, cache, progress=False, reuse_partial=True)
+    assert again.cached == len(again.records) > 0 and all("flip" not in r for r in again.records)
+    curve = average("jpeg-420", "JPEG", per_item(again.records, MEDIA["image"])["jpeg-420"], (20, 80),
+                    MEDIA["image"])
+    assert all("psnr_rgb" in p and "flip" not in p for p in curve.points)

@@ -74,6 +74,9 @@ def _add_medium(sub, medium) -> None:
                    help="the rate points of codec NAME instead of its own (e.g. avif=0,10,20 or "
                         "x265-444=51,49,47); repeatable")
     p.add_argument("--no-cache", action="store_true", help="measure everything again")
+    p.add_argument("--reuse-partial", action="store_true",
+                   help="reuse cached measurements made before a metric was added (that metric stays "
+                        "unmeasured for them) instead of measuring them again")
     p.add_argument("--device", default="cpu", help="where our models run: cpu (default) or cuda")
     add_declared(p, medium.options)
     p.set_defaults(medium=name)
@@ -115,6 +118,8 @@ def _recorded_command(args: argparse.Namespace) -> str:
         words += ["--rate-points", f"{name}={','.join(map(str, points))}"]
     if args.vvc_encoder:
         words += ["--vvc-encoder", Path(args.vvc_encoder).name]
+    if args.reuse_partial:
+        words.append("--reuse-partial")
     from codec.eval.media import MEDIA
 
     for option in MEDIA[args.medium].options:
@@ -148,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("eval-results") / Path(args.dataset).resolve().name
     request = Request(medium=args.medium, dataset=Path(args.dataset), codecs=codecs, out=out, jobs=args.jobs,
                       published=tuple(args.published), anchors=tuple(args.anchor),
-                      use_cache=not args.no_cache, progress=not args.quiet and sys.stderr.isatty(),
+                      use_cache=not args.no_cache, reuse_partial=args.reuse_partial, progress=not args.quiet and sys.stderr.isatty(),
                       command=_recorded_command(args),
                       options=options)
     results, _ = run_evaluation(request)

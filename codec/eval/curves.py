@@ -43,6 +43,8 @@ def average(name: str, label: str, items: dict[str, list[dict]], rate_points: tu
     for rate_point in rate_points:
         measured = [by_rate[rate_point] for by_rate in complete.values()]
         point = {"rate_point": rate_point, "items": len(measured)}
-        point.update({k: sum(m[k] for m in measured) / len(measured) for k in keys})
+        # a metric missing from any item (cached before it existed) is left out of the mean
+        point.update({k: sum(m[k] for m in measured) / len(measured) for k in keys
+                      if all(k in m for m in measured)})
         points.append(point)
     return Curve(name, label, tuple(sorted(points, key=lambda p: p[medium.rate_key])))

@@ -89,8 +89,15 @@ def _run(tasks: list[Task], jobs: int) -> Iterator[tuple[Task, dict]]:
 
 
 def evaluate(medium: str, dataset: Dataset, codecs: list[Codec], cache: Cache, *,
-             jobs: int = 1, progress: bool = True, options: dict | None = None) -> Outcome:
-    """Measure every codec at every rate point on every item of ``dataset``."""
+             jobs: int = 1, progress: bool = True, options: dict | None = None,
+             reuse_partial: bool = False) -> Outcome:
+    """Measure every codec at every rate point on every item of ``dataset``.
+
+    A measurement cached before a metric was added lacks it and is measured
+    again, unless ``reuse_partial``: then it is reused and that metric stays
+    unmeasured for it (for codecs whose encodes take minutes, such as the
+    overfitted one).
+    """
     outcome = Outcome()
     runnable = []
     for codec in codecs:
@@ -106,8 +113,8 @@ def evaluate(medium: str, dataset: Dataset, codecs: list[Codec], cache: Cache, *
             for rate_point in codec.rate_points:
                 key = task_key(codec, rate_point, item.sha256, options)
                 record = cache.get(codec.name, key)
-                # a measurement cached before a metric was added lacks it: measure again, never reuse it
-                if record is None or not set(MEDIA[medium].quality_keys) <= record.keys():
+                complete = record is not None and set(MEDIA[medium].quality_keys) <= record.keys()
+                if record is None or not (complete or reuse_partial):
                     pending.append(Task(medium, codec, rate_point, item, key, tuple(sorted((options or {}).items()))))
                 else:
                     outcome.records.append(record)

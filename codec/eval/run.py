@@ -38,6 +38,7 @@ class Request:
     progress: bool = True
     command: str = ""
     options: dict = field(default_factory=dict)  # the medium's options (e.g. frames)
+    reuse_partial: bool = False  # reuse cached measurements that lack metrics added since
 
 
 def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
@@ -47,7 +48,7 @@ def run_evaluation(request: Request) -> tuple[dict, list[Path]]:
     published = [load_published(p) for p in request.published]
     cache = Cache(request.out / ".cache" if request.use_cache else None)
     outcome = evaluate(request.medium, dataset, request.codecs, cache, jobs=request.jobs,
-                       progress=request.progress, options=request.options)
+                       progress=request.progress, options=request.options, reuse_partial=request.reuse_partial)
     if not outcome.records:
         raise BadInputError("nothing could be measured: " + _why_nothing(outcome))
     items = per_item(outcome.records, medium)
