@@ -61,14 +61,15 @@ class Budget:
     bf16_gradients: bool = False  # SGA's gradient steps through a bfloat16 synthesis where the CPU has bf16
 
 
-# Sized against the one-pass encode of a 768x512 image on a 2-core machine (benchmarks/bench_refine.py):
-# the first greedy pass costs about 3 s (the gradient and the curvature), each later one about 0.5 s, so
-# medium is about 9x (more passes bought little in a trial on kodim05 and would break the 10x the
-# preset may cost: with 3 passes medium was -4.4 % BD-rate on kodak4, with 1 it is -3.2 %) and slow,
-# whose SGA steps dominate, 51-66x.
+# Sized against the one-pass encode of a 768x512 image (benchmarks/bench_refine.py, kodim05 at -q 5). The
+# first greedy pass costs about 5 s on one core (its gradient and the curvature: nine float32 synthesis
+# passes), each later one about 1 s, so medium is about 11x the one-pass encode in CPU time (8.6x in wall
+# time on 2 idle cores). An SGA step costs about 0.23 s with the bfloat16 gradient (0.56 s in float32):
+# slow's 60 steps and 4 greedy passes come to about 59x (more greedy passes for medium bought little in
+# a trial: 3 passes gave -4.4 % BD-rate on kodak4 at about 15x, 1 gives -3.2 %).
 BUDGETS = {
-    "medium": Budget(sga_steps=0, greedy_passes=1),
-    "slow": Budget(sga_steps=40, greedy_passes=4),
+    "medium": Budget(sga_steps=0, greedy_passes=1, bf16_gradients=True),
+    "slow": Budget(sga_steps=60, greedy_passes=4, bf16_gradients=True),
 }
 
 
@@ -208,30 +209,42 @@ class _Window:
         return _bits(symbols, scales)
 
     def cost(self, symbols, means, scales, *, grad: bool = False):
-        """(cost, distortion slope w.r.t. the decoded values or None)."""
-        decoded = (symbols + means).float().requires_grad_(grad)
-        with torch.set_grad_enabled(grad):
+        """(cost, distortion slope w.r.t. the decoded values or None).
+
+        The cost is always measured in float32; the slope (a direction for the
+        greedy passes) comes from the bfloat16 synthesis when there is one.
+        """
+        split = grad and self.r.gradient_synthesis is not None
+        decoded = (symbols + means).float().requires_grad_(grad and not split)
+        with torch.set_grad_enabled(grad and not split):
             d = self.distortion(decoded)
         slope = None
-        if grad:
+        if split:
+            decoded = decoded.detach().requires_grad_(True)
+            self.gradient_distortion(decoded).backward()
+            slope = decoded.grad.double()
+        elif grad:
             d.backward()
             slope = decoded.grad.double()
         return d.item() + self.bits(symbols, scales).sum().item() / self.count, slope
 
     # -- phase 1: stochastic Gumbel annealing --------------------------------------------------------
     def sga(self, u: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        # The relaxed problem runs in float32: it only steers the search; every symbol kept is
+        # re-derived and costed exactly (float64 symbols, exact means) at each refresh.
         budget = self.r.budget
-        u = u.double().requires_grad_(True)
+        u = u.float().requires_grad_(True)
         optimiser = torch.optim.Adam([u], lr=budget.learning_rate)
         best_cost, best = math.inf, values
         means = scales = None
         for step in range(budget.sga_steps):
             if step % budget.refresh_every == 0:
                 with torch.no_grad():
-                    symbols, means, scales = self.parameters(u.detach())
+                    symbols, means, scales = self.parameters(u.detach().double())
                     cost, _ = self.cost(symbols, means, scales)
                 if cost < best_cost:
                     best_cost, best = cost, symbols + means
+                means, scales = means.float(), scales.float()
             tau = min(0.5, max(0.05, math.exp(-0.06 * step)))
             relaxed = _sga_round(u - means, tau, self.r.generator)
             decoded = relaxed + means
@@ -241,7 +254,7 @@ class _Window:
             optimiser.step()
             self.r.tick()
         with torch.no_grad():
-            symbols, means, scales = self.parameters(u.detach())
+            symbols, means, scales = self.parameters(u.detach().double())
             cost, _ = self.cost(symbols, means, scales)
         return symbols + means if cost < best_cost else best
 
