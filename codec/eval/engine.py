@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codec.errors import BadInputError
-from codec.parallel import spawn_pool
+from codec.parallel import share_cores, spawn_pool, usable_cpus
 from codec.eval.cache import Cache, task_key
 from codec.eval.codecs.base import Codec
 from codec.eval.dataset import Dataset, Item
@@ -78,7 +78,7 @@ def _run(tasks: list[Task], jobs: int) -> Iterator[tuple[Task, dict]]:
         for task in tasks:
             yield task, measure_task(task)
         return
-    with spawn_pool(jobs) as pool:
+    with spawn_pool(jobs, share_cores, (max(1, usable_cpus() // jobs),)) as pool:
         futures = {pool.submit(measure_task, t): t for t in tasks}
         try:
             for future in as_completed(futures):

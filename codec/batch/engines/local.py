@@ -7,7 +7,6 @@ process that may hold torch's threads) and each loads a model once.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -17,14 +16,7 @@ from codec.batch.items import FailureCategory, Outcome, Status, WorkItem
 from codec.batch.outputs import Overwrite
 from codec.batch.task import process
 from codec.errors import UsageError
-from codec.parallel import spawn_pool
-
-
-def usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
+from codec.parallel import spawn_pool, usable_cpus
 
 
 class LocalEngine:
