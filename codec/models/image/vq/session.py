@@ -1,0 +1,108 @@
+"""The token codec behind the codec contract: a loaded model and its encoder and decoder sessions.
+
+An image is one packet of seven segments (``coder.py``). The encoder chooses
+the level (a quality, or the largest level whose whole file fits a target
+rate, searched on the image's own sizes); the block levels it implies travel
+in the file, so the decoder needs only the segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from codec.container.header import FileHeader
+from codec.container.packet import Packet
+from codec.container.source import SourceInfo
+from codec.errors import CorruptStreamError, UsageError
+from codec.models.base import (
+    CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
+)
+from codec.models.image.hyperprior.session import fit_rate
+from codec.models.image.one_image import OneImageEncoder
+from codec.models.image.vq.coder import VqCoder
+from codec.models.image.vq.family import check_source, decode_params, encode_params
+from codec.models.image.vq.model_file import load_model_bytes
+
+# Kodak bits per pixel of each quality level, per revision (the model card's table): where a target-rate
+# search starts.
+KODAK_BPP: dict[int, tuple[float, ...]] = {}
+
+
+class VqCodecModel(Model):
+    def __init__(self, family: Family, entry: ModelEntry, weights: bytes | None) -> None:
+        super().__init__(family, entry)
+        if weights is None:
+            raise ValueError("the vq family needs a weights file")
+        self.coder = VqCoder(load_model_bytes(weights, entry.weights or entry.id, digest=entry.digest_bytes))
+
+    def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
+        check_source(source)
+        return VqEncoder(self, source, options)
+
+    def decoder(self, header: FileHeader, options: DecodeOptions) -> DecoderSession:
+        check_source(header.source, decoding=True)
+        return VqDecoder(self, header, options)
+
+    def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
+        """SHA-256 of the decoded block levels and token grids (bitstream/models/vq.md)."""
+        (packet,) = packets
+        src = header.source
+        return self.coder.decode_grids(packet.segments, src.height, src.width, device=device).fingerprint()
+
+
+class VqEncoder(OneImageEncoder):
+    def encode(self, item: np.ndarray) -> Iterable[CodedPacket]:
+        self._accept(item)
+        coder, opts = self.model.coder, self.options
+        opts.progress.start(None, "level", "encoding")
+        analysis = coder.analyse(item, device=opts.device)
+
+        def segments_at(level: float) -> list[bytes]:
+            segments = coder.prior.encode(coder.grids_at(analysis, level), threads=opts.threads, device=opts.device)
+            opts.progress.advance()
+            return segments
+
+        if opts.target is None:
+            level = self.quality_asked - 1
+            segments = segments_at(level)
+            self._quality = int(self.quality_asked) if self.quality_asked == int(self.quality_asked) else None
+        else:
+            size_of = opts.extra.get("file_size")
+            if size_of is None:
+                raise UsageError("a target rate needs the container's file size function")
+            budget = opts.target * self.source.width * self.source.height / 8
+            level, segments = fit_rate(segments_at, lambda lv, seg: size_of(encode_params(lv, coder.bits), None, seg),
+                                       budget, coder.levels, opts.progress, KODAK_BPP.get(self.model.entry.revision),
+                                       self.source.width * self.source.height)
+            opts.progress.note(f"target {opts.target} bpp: level {level:.4f} (quality {level + 1:.2f})")
+        self._params = encode_params(level, coder.bits)
+        opts.progress.finish()
+        return [CodedPacket(tuple(segments))]
+
+
+class VqDecoder(DecoderSession):
+    def __init__(self, model: VqCodecModel, header: FileHeader, options: DecodeOptions) -> None:
+        self.model = model
+        self.header = header
+        self.options = options
+        _, bits = decode_params(header.codec_params, model.coder.levels)
+        if bits != model.coder.bits:
+            raise CorruptStreamError(f"the file declares {bits}-bit tokens; model {model.entry.full_id} "
+                                     f"has {model.coder.bits}")
+
+    def decode(self, packet: Packet) -> Iterable[np.ndarray]:
+        src = self.header.source
+        coder, opts = self.model.coder, self.options
+        try:
+            opts.progress.start(None, "image", "decoding")
+            rgb = coder.decompress(packet.segments, src.height, src.width, threads=opts.threads, device=opts.device)
+            opts.progress.finish()
+            return [rgb]
+        except (CorruptStreamError, ValueError) as exc:
+            text = str(exc)
+            if isinstance(exc, CorruptStreamError) and text.endswith(")") and " (at " in text:
+                text = text[: text.rfind(" (at ")]
+            raise CorruptStreamError(f"entropy-coded data is invalid: {text}", packet=packet.index,
+                                     offset=packet.offset) from None
