@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from codec.errors import UsageError
@@ -69,3 +70,38 @@ def run_burst(trainer: Trainer, sampler: Any, request: TrainRequest) -> None:
     """Train until the schedule ends or ``--max-minutes`` pass; the trainer checkpoints as it goes."""
     trainer.train(sampler, max_seconds=None if request.max_minutes is None else 60 * request.max_minutes)
     log.info("checkpoint: %s (step %d)", trainer.checkpoint_path, trainer.step)
+
+
+def train_on_crops(request: TrainRequest, cfg: Any, make_trainer: Callable[[Any, Path, Any], Trainer],
+                   export: Callable[..., None], default_id: str) -> None:
+    """``codec train`` for an image family trained on random crops: a burst, or ``--export``.
+
+    ``cfg`` is the family's loaded config (with ``data``, ``crop``, ``exclude``
+    and ``steps``); ``--data`` and ``--steps`` override it here. ``export`` is
+    the family's ``export_checkpoint(checkpoint, path, model_id, data, info, exclude=...)``.
+    """
+    import dataclasses
+
+    overrides: dict[str, Any] = {}
+    if request.data:
+        overrides["data"] = list(request.data)
+    if request.steps:
+        overrides["steps"] = request.steps
+    cfg = dataclasses.replace(cfg, **overrides)
+    if request.export:
+        export(checkpoint_to_export(request), request.export, request.model_id or default_id, cfg.data,
+               {"config": request.config.name}, exclude=tuple(cfg.exclude))
+        log.info("wrote %s", request.export)
+        return
+    from codec.train.crops import CropSampler
+
+    device = training_device(request)
+    request.workdir.mkdir(parents=True, exist_ok=True)
+    trainer = make_trainer(cfg, request.workdir, device)
+    start_or_resume(trainer, request)
+    try:
+        sampler = CropSampler(cfg.data, cfg.crop, device, exclude=tuple(cfg.exclude))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"training data: {exc}") from None
+    log.info("training on %d images, %s, %d/%d steps", len(sampler), device, trainer.step, cfg.steps)
+    run_burst(trainer, sampler, request)
