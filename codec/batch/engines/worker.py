@@ -16,6 +16,7 @@ import sys
 from codec.batch.items import Outcome, WorkItem
 from codec.batch.outputs import Overwrite
 from codec.batch.task import process
+from codec.parallel import share_cores
 
 _PR_SET_PDEATHSIG = 1
 _ready = False
@@ -31,9 +32,7 @@ def init_worker(threads: int, *, ignore_sigint: bool = True) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):
             pass  # best effort: without it an orphan finishes its item atomically and exits
-    import torch
-
-    torch.set_num_threads(max(1, threads))
+    share_cores(threads)
     _ready = True
 
 
