@@ -27,7 +27,7 @@ from codec.models.image.one_image import OneImageEncoder
 from codec.models.image.hvae.coder import HvaeCoder
 from codec.models.image.hvae.family import KODAK_BPP, LEVEL_STEPS, check_source, decode_params, encode_params
 from codec.models.image.hvae.model_file import load_model_bytes
-from codec.models.image.hyperprior.session import fit_rate
+from codec.models.image.target_rate import fit_rate
 
 
 class HvaeCodecModel(Model):
@@ -62,9 +62,7 @@ class HvaeEncoder(OneImageEncoder):
         opts.progress.start(None, "level", "encoding")
 
         def segments_at(level: float) -> list[bytes]:
-            segments = coder.compress(item, round(level * LEVEL_STEPS), threads=opts.threads, device=opts.device)
-            opts.progress.advance()
-            return segments
+            return coder.compress(item, round(level * LEVEL_STEPS), threads=opts.threads, device=opts.device)
 
         if opts.target is None:
             level = self.quality_asked - 1

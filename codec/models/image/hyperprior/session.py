@@ -9,8 +9,7 @@ back from ``codec_params``; both run the exact integer entropy path of
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -22,10 +21,9 @@ from codec.models.base import (
     CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
 )
 from codec.models.image.one_image import OneImageEncoder
+from codec.models.image.target_rate import fit_rate
 from codec.models.image.hyperprior.coder import HyperpriorCoder
-from codec.models.image.hyperprior.family import (
-    KODAK_BPP, LEVEL_STEPS, check_source, decode_params, encode_params,
-)
+from codec.models.image.hyperprior.family import KODAK_BPP, check_source, decode_params, encode_params
 from codec.models.image.hyperprior.model_file import load_model_bytes
 
 
@@ -98,84 +96,6 @@ class HyperpriorEncoder(OneImageEncoder):
         refiner = Refiner(self.model.coder, item, level, BUDGETS[opts.preset], time_limit=opts.time_limit,
                           progress=opts.progress)
         return self.model.coder.encode_symbols(refiner.run(y), threads=opts.threads)
-
-
-DEFAULT_SLOPE = 0.36 / LEVEL_STEPS  # log file size per level step: the Kodak curves' average
-
-
-def fit_rate(segments_at: Callable[[float], list[bytes]], size: Callable[[float, list[bytes]], int],
-             budget_bytes: float, levels: int, progress, prior_bpp: tuple[float, ...] | None,
-             pixels: int) -> tuple[float, list[bytes]]:
-    """The largest level (in 1/256 steps) whose whole file fits the budget; the smallest level if none does.
-
-    File size grows with the level, about geometrically, so the search starts
-    where the model's Kodak rates put the target, then moves along the secant
-    of log size through the measured levels nearest the budget. The answer is
-    proven as a bisection would prove it: that level fits and the next step up
-    does not, both measured; it takes about four entropy passes (4.3 on
-    average over eight Kodak images at 0.15-1.2 bpp), where bisection over
-    1,793 steps takes twelve. Fewer is not possible without weakening that
-    proof: the model's float rate estimate misses the exact file size by
-    0.3-3 %, i.e. 2-20 steps.
-    """
-    top = (levels - 1) * LEVEL_STEPS
-    measured: dict[int, tuple[int, list[bytes]]] = {}
-    step = _predicted_step(prior_bpp, 8 * budget_bytes / pixels, top)
-    while True:
-        segments = segments_at(step / LEVEL_STEPS)
-        measured[step] = (size(step / LEVEL_STEPS, segments), segments)
-        progress.advance()
-        fits = [s for s, (n, _) in measured.items() if n <= budget_bytes]
-        over = [s for s, (n, _) in measured.items() if n > budget_bytes]
-        lo, hi = (max(fits) if fits else None), (min(over) if over else None)
-        if lo is not None and (lo == top or hi == lo + 1):
-            return lo / LEVEL_STEPS, measured[lo][1]
-        if lo is None and hi == 0:
-            return 0.0, measured[0][1]
-        step = _next_step({s: n for s, (n, _) in measured.items()}, lo, hi, budget_bytes, top,
-                          _prior_slope(prior_bpp, lo if lo is not None else hi))
-
-
-def _predicted_step(prior_bpp: tuple[float, ...] | None, target_bpp: float, top: int) -> int:
-    """Where the target lies on the model's Kodak curve (log-linear between levels, extended at the ends)."""
-    if not prior_bpp:
-        return top // 2
-    logs = [math.log(b) for b in prior_bpp]
-    t = math.log(max(target_bpp, 1e-9))
-    i = min(max(0, sum(1 for v in logs[1:-1] if v <= t)), len(logs) - 2)
-    level = i + (t - logs[i]) / (logs[i + 1] - logs[i])
-    return min(top, max(0, round(level * LEVEL_STEPS)))
-
-
-def _prior_slope(prior_bpp: tuple[float, ...] | None, step: int) -> float:
-    """The slope of log size per step of the model's Kodak curve around ``step``: the best guess
-    before a second level is measured (it varies by a factor of 1.7 along the curve)."""
-    if not prior_bpp or len(prior_bpp) < 2:
-        return DEFAULT_SLOPE
-    i = min(max(step // LEVEL_STEPS, 0), len(prior_bpp) - 2)
-    return max(math.log(prior_bpp[i + 1] / prior_bpp[i]) / LEVEL_STEPS, 1e-6)
-
-
-def _next_step(sizes: dict[int, int], lo: int | None, hi: int | None, budget_bytes: float, top: int,
-               slope: float = DEFAULT_SLOPE) -> int:
-    """Where the secant of log size through the measured levels nearest the budget crosses it (through
-    one level at ``slope`` while only one is measured), kept strictly inside the bracket; one step
-    above the fitting level once the crossing lies below it."""
-    points = sorted(sizes)
-    if lo is not None and hi is not None:
-        a, b = lo, hi
-    else:
-        a = lo if lo is not None else hi
-        others = [s for s in points if s != a]
-        b = min(others, key=lambda s: abs(s - a)) if others else None
-    if b is not None and sizes[b] != sizes[a]:
-        slope = max((math.log(sizes[b]) - math.log(sizes[a])) / (b - a), 1e-6)
-    step = math.floor(a + (math.log(budget_bytes) - math.log(sizes[a])) / slope)
-    if lo is not None:
-        step = max(step, lo + 1)
-    if hi is not None:
-        step = min(step, hi - 1)
-    return min(top, max(0, step))
 
 
 class HyperpriorDecoder(DecoderSession):

@@ -19,7 +19,7 @@ from codec.errors import CorruptStreamError, UsageError
 from codec.models.base import (
     CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
 )
-from codec.models.image.hyperprior.session import fit_rate
+from codec.models.image.target_rate import fit_rate
 from codec.models.image.one_image import OneImageEncoder
 from codec.models.image.vq.coder import VqCoder
 from codec.models.image.vq.family import check_source, decode_params, encode_params
@@ -60,9 +60,7 @@ class VqEncoder(OneImageEncoder):
         analysis = coder.analyse(item, device=opts.device)
 
         def segments_at(level: float) -> list[bytes]:
-            segments = coder.prior.encode(coder.grids_at(analysis, level), threads=opts.threads, device=opts.device)
-            opts.progress.advance()
-            return segments
+            return coder.prior.encode(coder.grids_at(analysis, level), threads=opts.threads, device=opts.device)
 
         if opts.target is None:
             level = self.quality_asked - 1
