@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
-import math
 import os
 import time
 from pathlib import Path
@@ -23,17 +22,10 @@ from codec.errors import UsageError
 from codec.models.audio.rvq.config import AudioTrainConfig
 from codec.models.audio.rvq.network import AudioCodecNetwork, parameter_count
 from codec.models.base import TrainRequest
+from codec.train.burst_trainer import learning_rate
 from codec.train.bursts import checkpoint_to_export, run_burst, start_or_resume, training_device
 
 log = logging.getLogger("codec")
-
-
-def learning_rate(cfg: AudioTrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to ``lr_final`` at ``steps``."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * progress))
 
 
 class AudioTrainer:

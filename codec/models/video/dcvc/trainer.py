@@ -16,32 +16,18 @@ random states, written atomically; ``--resume`` continues the same schedule.
 
 from __future__ import annotations
 
-import logging
-import math
-import time
 from pathlib import Path
 
 import torch
 
-from codec.io.atomic import atomic_output
 from codec.models.video.dcvc.data import ClipSampler
 from codec.models.video.dcvc.network import VideoConfig, VideoModel, pack
 from codec.models.video.dcvc.schedule import frame_qp
 from codec.models.video.dcvc.train_config import VideoTrainConfig
-from codec.train.ema import update_ema
-
-log = logging.getLogger("codec.train")
+from codec.train.burst_trainer import BurstTrainer
 
 #: parameters that later versions of the model added, with an initial value that changes nothing
 GROWN = ("feature_skip",)
-
-
-def learning_rate(cfg: VideoTrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to ``lr_final`` at ``steps``."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr_final + 0.5 * (cfg.lr - cfg.lr_final) * (1 + math.cos(math.pi * t))
 
 
 def yuv_mse(luma: torch.Tensor, chroma: torch.Tensor, ref_luma: torch.Tensor, ref_chroma: torch.Tensor) -> torch.Tensor:
@@ -51,48 +37,16 @@ def yuv_mse(luma: torch.Tensor, chroma: torch.Tensor, ref_luma: torch.Tensor, re
     return (6 * y + uv[:, 0] + uv[:, 1]) / 8
 
 
-class VideoTrainer:
+class VideoTrainer(BurstTrainer):
+    family = "dcvc"
+    config_type = VideoConfig
+
     def __init__(self, cfg: VideoTrainConfig, workdir: Path, device: torch.device) -> None:
-        self.cfg = cfg
-        self.workdir = workdir
-        self.device = device
-        torch.manual_seed(cfg.seed)
-        self.model_config = cfg.model_config()
-        self.model = VideoModel(self.model_config).to(device)
-        self.ema = VideoModel(self.model_config).to(device)
-        self.ema.load_state_dict(self.model.state_dict())
-        self.ema.requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.step = 0
-        self.generator = torch.Generator()
-        self.generator.manual_seed(cfg.seed)
+        super().__init__(cfg, workdir, device, generator_device="cpu")   # clips are drawn on the CPU
         self._rollout = torch.compile(self.rollout) if cfg.compile else self.rollout
 
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.workdir / "checkpoint.pt"
-
-    def save(self) -> None:
-        state = {"model": self.model.state_dict(), "ema": self.ema.state_dict(),
-                 "optimizer": self.optimizer.state_dict(), "step": self.step,
-                 "model_config": self.model_config.to_dict(), "generator": self.generator.get_state(),
-                 "torch_rng": torch.get_rng_state(),
-                 "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None}
-        with atomic_output(self.checkpoint_path, overwrite=True) as f:
-            torch.save(state, f)
-
-    def load(self, path: Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
-        if VideoConfig.from_dict(state["model_config"]) != self.model_config:
-            raise ValueError(f"{path} was trained with another architecture: {state['model_config']}")
-        self.model.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.step = state["step"]
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if state.get("cuda_rng") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+    def build_model(self) -> VideoModel:
+        return VideoModel(self.model_config)
 
     def start_from(self, path: Path) -> None:
         """Begin a new schedule from another run's checkpoint (its EMA weights), same architecture.
@@ -125,38 +79,18 @@ class VideoTrainer:
             psnrs.append(10 * torch.log10(1 / mse.detach().clamp_min(1e-10)))
         return torch.stack(losses).mean(), torch.stack(bpps).mean(), torch.stack(psnrs).mean()
 
-    def train(self, sampler: ClipSampler, *, max_seconds: float | None = None) -> None:
+    def train_step(self, sampler: ClipSampler) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        start = time.monotonic()
-        last_log, last_step = start, self.step
-        sums = torch.zeros(3)
-        while self.step < cfg.steps:
-            for group in self.optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, self.step)
-            frames = cfg.frames_at(self.step)
-            luma, chroma = sampler.sample(cfg.batch, frames, self.generator)
-            base = torch.rand(cfg.batch, generator=self.generator) * (self.model_config.qps - 1)
-            self.model.train()
-            loss, bpp, psnr = self._rollout(luma.to(self.device), chroma.to(self.device), base)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.optimizer.step()
-            update_ema(self.ema, self.model, self.step, self.cfg.ema_decay)
-            self.step += 1
-            sums += torch.stack([loss.detach().cpu(), bpp.detach().cpu(), psnr.detach().cpu()])
-            if self.step % cfg.log_every == 0:
-                now = time.monotonic()
-                avg = (sums / cfg.log_every).tolist()
-                log.info("step %d  %d frames  %.2f it/s  loss %.4f  bpp %.3f  psnr-yuv %.2f dB  lr %.2e",
-                         self.step, frames, (self.step - last_step) / (now - last_log), *avg,
-                         learning_rate(cfg, self.step))
-                sums.zero_()
-                last_log, last_step = now, self.step
-            if self.step % cfg.checkpoint_every == 0:
-                self.save()
-            if max_seconds is not None and time.monotonic() - start > max_seconds:
-                log.info("time budget reached at step %d", self.step)
-                break
-        self.save()
+        frames = cfg.frames_at(self.step)
+        luma, chroma = sampler.sample(cfg.batch, frames, self.generator)
+        base = torch.rand(cfg.batch, generator=self.generator) * (self.model_config.qps - 1)
+        self.model.train()
+        loss, bpp, psnr = self._rollout(luma.to(self.device), chroma.to(self.device), base)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        return {"loss": loss, "bpp": bpp, "psnr-yuv": psnr}
 
+    def describe(self, averages: dict[str, float]) -> str:
+        return f"{self.cfg.frames_at(self.step - 1)} frames  " + super().describe(averages)
