@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codec.errors import UsageError
+from codec.train.config_file import read_config
 from codec.models.image.hyperprior.network import HyperpriorConfig
 
 
@@ -41,23 +41,10 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except OSError as exc:
-            raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"config {path} is not valid TOML: {exc}") from None
-        known = {f.name for f in fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise UsageError(f"config {path}: unknown keys {sorted(unknown)}")
-        if "data" not in raw:
-            raise UsageError(f"config {path}: 'data' (list of image folders) is required")
+        raw = read_config(cls, path, required={"data": "'data' (list of image folders)"}, folders=("data",))
         lambdas = raw.get("lambdas")
         if lambdas is not None and (len(lambdas) < 2 or any(not isinstance(v, (int, float)) or v <= 0 for v in lambdas)
                                     or list(lambdas) != sorted(set(lambdas))):
             raise UsageError(f"config {path}: 'lambdas' must be at least two positive, strictly increasing numbers")
-        base = Path(path).resolve().parent
-        raw["data"] = [str((base / d).resolve()) if not Path(d).is_absolute() else d for d in raw["data"]]
         return cls(**raw)
+

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from codec.errors import UsageError
+from codec.train.config_file import read_config
 from codec.models.audio.rvq.network import NetworkConfig
 
 #: path parts of the evaluation sets of ``shared/data/README.md``: never trained on
@@ -52,19 +52,8 @@ class AudioTrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "AudioTrainConfig":
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except OSError as exc:
-            raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"config {path} is not valid TOML: {exc}") from None
-        known = {f.name for f in fields(cls)} - {"base"}
-        unknown = set(raw) - known
-        if unknown:
-            raise UsageError(f"config {path}: unknown keys {sorted(unknown)}")
-        if not raw.get("categories"):
-            raise UsageError(f"config {path}: at least one [[categories]] table (name, folders) is required")
+        raw = read_config(cls, path, required={"categories": "at least one [[categories]] table (name, folders)"},
+                          ignore=frozenset({"base"}))
         try:
             cats = [CategoryConfig(**c) for c in raw.pop("categories")]
             net_raw = raw.pop("network", {})
@@ -76,3 +65,4 @@ class AudioTrainConfig:
         except (TypeError, ValueError) as exc:
             raise UsageError(f"config {path}: {exc}") from None
         return cls(categories=cats, network=net, base=Path(path).resolve().parent, **raw)
+

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codec.errors import UsageError
+from codec.train.config_file import read_config
 from codec.models.image.hvae.network import HvaeConfig
 
 
@@ -44,20 +44,8 @@ class HvaeTrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "HvaeTrainConfig":
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except OSError as exc:
-            raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"config {path} is not valid TOML: {exc}") from None
-        unknown = set(raw) - {f.name for f in fields(cls)}
-        if unknown:
-            raise UsageError(f"config {path}: unknown keys {sorted(unknown)}")
-        if "data" not in raw:
-            raise UsageError(f"config {path}: 'data' (list of image folders) is required")
-        base = Path(path).resolve().parent
-        raw["data"] = [str((base / d).resolve()) if not Path(d).is_absolute() else d for d in raw["data"]]
+        raw = read_config(cls, path, required={"data": "'data' (list of image folders)"}, folders=("data",))
         config = cls(**raw)
         config.model_config()
         return config
+

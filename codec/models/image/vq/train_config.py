@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codec.errors import UsageError
+from codec.train.config_file import read_config
 from codec.models.image.vq.network import VqConfig
 
 
@@ -47,22 +47,10 @@ class VqTrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "VqTrainConfig":
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except OSError as exc:
-            raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"config {path} is not valid TOML: {exc}") from None
-        unknown = set(raw) - {f.name for f in fields(cls)}
-        if unknown:
-            raise UsageError(f"config {path}: unknown keys {sorted(unknown)}")
-        if "data" not in raw:
-            raise UsageError(f"config {path}: 'data' (list of image folders) is required")
-        base = Path(path).resolve().parent
-        raw["data"] = [str((base / d).resolve()) if not Path(d).is_absolute() else d for d in raw["data"]]
+        raw = read_config(cls, path, required={"data": "'data' (list of image folders)"}, folders=("data",))
         config = cls(**raw)
         if config.crop % 32:
             raise UsageError(f"config {path}: crop must be a multiple of 32, got {config.crop}")
         config.model_config()
         return config
+

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from codec.errors import UsageError
+from codec.train.config_file import read_config
 from codec.models.video.dcvc.network import VideoConfig
 
 #: every coding of the evaluation content (Mobile & Calendar, Foreman, Carphone) is kept out of training
@@ -60,24 +60,12 @@ class VideoTrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "VideoTrainConfig":
-        try:
-            with open(path, "rb") as f:
-                raw = tomllib.load(f)
-        except OSError as exc:
-            raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise UsageError(f"config {path} is not valid TOML: {exc}") from None
-        unknown = set(raw) - {f.name for f in fields(cls)}
-        if unknown:
-            raise UsageError(f"config {path}: unknown keys {sorted(unknown)}")
-        if "videos" not in raw:
-            raise UsageError(f"config {path}: 'videos' (list of video folders) is required")
+        raw = read_config(cls, path, required={"videos": "'videos' (list of video folders)"},
+                          folders=("videos", "images"))
         stages = raw.get("stages", [[0, 2]])
         if (not stages or any(len(s) != 2 or s[1] < 2 or s[1] > 16 for s in stages) or stages[0][0] != 0
                 or [s[0] for s in stages] != sorted(s[0] for s in stages)):
             raise UsageError(f"config {path}: 'stages' must be [[0, frames], [step, frames], ...] with "
                              f"ascending steps and 2..16 frames")
-        base = Path(path).resolve().parent
-        for key in ("videos", "images"):
-            raw[key] = [d if Path(d).is_absolute() else str((base / d).resolve()) for d in raw.get(key, [])]
         return cls(**raw)
+
