@@ -21,7 +21,7 @@ from codec.container import build_container, parse_container
 from codec.entropy import decode as rans_decode
 from codec.errors import BadInputError, CorruptStreamError, UsageError
 from codec.models.base import Progress
-from codec.models.image.overfit import coder, fit, network, rate_search
+from codec.models.image.overfit import coder, fit, fused_rate, network, rate_search
 from codec.models.image.overfit.architecture import Architecture, grid_shapes
 from codec.models.image.overfit.family import FAMILY
 from codec.models.image.overfit.integer_context import IntegerContext, arm_layer_shapes, table_choice
@@ -64,6 +64,40 @@ def encoded(photo) -> bytes:
     with pytest.MonkeyPatch.context() as mp:
         _use_tiny_presets(mp)
         return codec.encode(photo, model="overfit", quality=5)
+
+
+# -- fitting --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", [Architecture(), Architecture(arm_layers=0, arm_context=3),
+                                  Architecture(grids=3, arm_layers=3, arm_hidden=5, arm_context=24)])
+def test_fused_rate_kernel_matches_autograd(arch):
+    """The fitting kernel's total bits and gradients are those of autograd through Decoder.rate_bits."""
+    if not fused_rate.available():
+        pytest.skip("the compiled overfit module is not built")
+    torch.manual_seed(3)
+    decoder = network.Decoder(arch)
+    with torch.no_grad():
+        for p in decoder.arm.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    shapes = grid_shapes(37, 53, arch.grids)
+    latents = [(torch.randn(1, 1, h, w) * 3).requires_grad_() for h, w in shapes]
+    params = fused_rate.parameters_in_kernel_order(decoder.arm)
+
+    def gradients(total_of):
+        for t in latents + params:
+            t.grad = None
+        grids = [torch.round(l.detach() * 4) / 4 + (l - l.detach()) for l in latents]   # values on a 1/4 grid
+        total = total_of(grids)
+        total.backward()
+        return total.detach(), [t.grad.clone() if t.grad is not None else torch.zeros_like(t)
+                                for t in latents + params]
+
+    expected, expected_grads = gradients(lambda g: decoder.rate_bits(g).sum())
+    total, grads = gradients(lambda g: fused_rate.total_bits(decoder.arm, g, decoder.context_index(g)))
+    assert total.item() == pytest.approx(expected.item(), rel=1e-5)
+    for got, want in zip(grads, expected_grads):
+        assert torch.allclose(got, want, rtol=1e-3, atol=1e-3 * want.abs().max().item() + 1e-7)  # float32 sums
+    assert any(g.abs().sum() > 0 for g in grads[:len(latents)])
 
 
 # -- the exact part -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "arm_coder.hpp"
+#include "arm_fit.hpp"
 
 namespace py = pybind11;
 namespace of = codec::overfit;
@@ -24,6 +25,7 @@ namespace {
 using I32 = py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>;
 using I64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 using LayerSpec = std::tuple<I64, I64, int>;  // weight [out, in], bias [out], shift
+using F32 = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
 of::Linear make_linear(const LayerSpec& spec, int expected_in) {
   const auto& [weight, bias, shift] = spec;
@@ -168,6 +170,70 @@ void translate_corrupt_block(std::exception_ptr error) {
   }
 }
 
+// rate_gradients(atlas, index, hidden, out_weight, out_bias, stabiliser, log_scale_offset, log_min, log_max)
+// -> (total bits, d total / d atlas, [(d weight, d bias) per hidden layer], d out_weight, d out_bias,
+//     d stabiliser): the fitting-time rate of arm_fit.hpp.
+py::tuple rate_gradients(const F32& atlas, const I32& index, const std::vector<std::pair<F32, F32>>& hidden,
+                         const F32& out_weight, const F32& out_bias, const F32& stabiliser, float log_scale_offset,
+                         float log_min, float log_max) {
+  if (index.ndim() != 2) throw std::invalid_argument("index must be [rows, inputs]");
+  const auto rows = index.shape(0);
+  const auto inputs = static_cast<int>(index.shape(1));
+  const int layers = static_cast<int>(hidden.size());
+  const int width = layers ? static_cast<int>(hidden[0].first.shape(0)) : 0;
+  if (inputs > of::kFitMaxInputs || width > of::kFitMaxHidden || layers > of::kFitMaxLayers) {
+    throw std::invalid_argument("context model too large for the fitting kernel");
+  }
+  if (atlas.ndim() != 1 || atlas.shape(0) < rows) throw std::invalid_argument("atlas must hold every row");
+  const std::int32_t* idx = index.data();
+  for (py::ssize_t i = 0; i < index.size(); ++i) {
+    if (idx[i] < 0 || idx[i] >= atlas.shape(0)) throw std::invalid_argument("index outside the atlas");
+  }
+  auto check = [](const F32& a, py::ssize_t n, const char* name) {
+    if (a.size() != n) throw std::invalid_argument(std::string(name) + " has the wrong size");
+  };
+  of::FitNet net;
+  net.inputs = inputs;
+  net.hidden = width;
+  net.layers = layers;
+  std::vector<F32> grad_w, grad_b;
+  of::FitGrads grads;
+  for (int i = 0; i < layers; ++i) {
+    check(hidden[i].first, static_cast<py::ssize_t>(width) * (i == 0 ? inputs : width), "a hidden weight");
+    check(hidden[i].second, width, "a hidden bias");
+    net.weight[i] = hidden[i].first.data();
+    net.bias[i] = hidden[i].second.data();
+    grad_w.emplace_back(std::vector<py::ssize_t>{hidden[i].first.size()});
+    grad_b.emplace_back(std::vector<py::ssize_t>{width});
+  }
+  check(out_weight, layers ? 2 * width : out_weight.size(), "out_weight");
+  check(out_bias, 2, "out_bias");
+  check(stabiliser, 2 * inputs, "stabiliser");
+  net.out_weight = out_weight.data();
+  net.out_bias = out_bias.data();
+  net.stabiliser = stabiliser.data();
+  F32 grad_atlas(atlas.shape(0)), grad_out_w(out_weight.size()), grad_out_b(2), grad_stab(stabiliser.size());
+  for (F32* a : {&grad_atlas, &grad_out_w, &grad_out_b, &grad_stab}) std::fill_n(a->mutable_data(), a->size(), 0.0f);
+  for (int i = 0; i < layers; ++i) {
+    std::fill_n(grad_w[i].mutable_data(), grad_w[i].size(), 0.0f);
+    std::fill_n(grad_b[i].mutable_data(), grad_b[i].size(), 0.0f);
+    grads.weight[i] = grad_w[i].mutable_data();
+    grads.bias[i] = grad_b[i].mutable_data();
+  }
+  grads.out_weight = grad_out_w.mutable_data();
+  grads.out_bias = grad_out_b.mutable_data();
+  grads.stabiliser = grad_stab.mutable_data();
+  double total;
+  {
+    py::gil_scoped_release release;
+    total = of::rate_gradients(atlas.data(), idx, rows, net, {log_scale_offset, log_min, log_max},
+                               grad_atlas.mutable_data(), grads);
+  }
+  py::list layer_grads;
+  for (int i = 0; i < layers; ++i) layer_grads.append(py::make_tuple(grad_w[i], grad_b[i]));
+  return py::make_tuple(total, grad_atlas, layer_grads, grad_out_w, grad_out_b, grad_stab);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_overfit, m) {
@@ -181,4 +247,7 @@ PYBIND11_MODULE(_overfit, m) {
            py::arg("latent_limit"), py::arg("cdfs"), py::arg("lengths"), py::arg("offsets"), py::arg("precision"))
       .def("parameters", &Kernel::parameters, py::arg("grids"))
       .def("decode", &Kernel::decode, py::arg("data"), py::arg("shapes"));
+  m.def("rate_gradients", &rate_gradients, py::arg("atlas"), py::arg("index"), py::arg("hidden"),
+        py::arg("out_weight"), py::arg("out_bias"), py::arg("stabiliser"), py::arg("log_scale_offset"),
+        py::arg("log_min"), py::arg("log_max"));
 }

@@ -147,7 +147,7 @@ class Fitter:
     def _loss(self, grids: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = self.decoder.image(grids)
         mse = torch.mean((x - self.target) ** 2)
-        bpp = self.decoder.rate_bits(grids).sum() / self.pixels
+        bpp = self.decoder.total_bits(grids) / self.pixels
         return mse + self.lam * bpp, mse, bpp
 
     @torch.no_grad()

@@ -188,14 +188,18 @@ class Upsampler(nn.Module):
 
 
 def conv3x3(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
-    """``conv`` (3x3, stride 1) over ``[1, C, H, W]`` with replicate padding (a matrix product of windows when
-    gradients are needed: its backward is faster than a convolution's on the CPU)."""
+    """``conv`` (3x3, stride 1) over ``[1, C, H, W]`` with replicate padding.
+
+    When gradients are needed (fitting) the input goes channels-last first:
+    the CPU's channels-last convolution runs forward and backward about
+    seven times faster than the default layout's on these 3-channel maps
+    (19 ms against 146 ms at 768x512, one core), which matters because
+    fitting runs it thousands of times.
+    """
     padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    if not torch.is_grad_enabled():
-        return F.conv2d(padded, conv.weight, conv.bias)
-    _, c, h, w = x.shape
-    cols = F.unfold(padded, 3)[0]            # [C * 9, H * W]
-    return torch.addmm(conv.bias[:, None], conv.weight.reshape(conv.out_channels, -1), cols).view(1, -1, h, w)
+    if torch.is_grad_enabled() and padded.device.type == "cpu":
+        padded = padded.contiguous(memory_format=torch.channels_last)
+    return F.conv2d(padded, conv.weight, conv.bias)
 
 
 class Synthesis(nn.Module):
@@ -255,6 +259,15 @@ class Decoder(nn.Module):
         out = self.arm(arm_inputs(grids, self.context_index(grids)))
         flat = torch.cat([g.reshape(-1) for g in grids])
         return laplace_bits(flat, out[:, 0], out[:, 1])
+
+    def total_bits(self, grids: list[torch.Tensor]) -> torch.Tensor:
+        """The sum of :meth:`rate_bits`. When fitting on the CPU, the compiled kernel of
+        :mod:`~codec.models.image.overfit.fused_rate` computes it with its gradient in one pass."""
+        from codec.models.image.overfit import fused_rate
+
+        if torch.is_grad_enabled() and grids[0].device.type == "cpu" and fused_rate.available():
+            return fused_rate.total_bits(self.arm, grids, self.context_index(grids))
+        return self.rate_bits(grids).sum()
 
     def image(self, grids: list[torch.Tensor]) -> torch.Tensor:
         """``[1, 3, H, W]`` RGB (unclamped) from the latent grids."""
