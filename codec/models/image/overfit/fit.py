@@ -53,10 +53,13 @@ class Schedule:
     grad_clip: float = 0.1
 
 
+# Step counts sized by time: about 2.5 (fast), 7.5 (medium) and 25 (slow) minutes of one core for a
+# 768x512 image at 0.34 s per step (benchmarks/bench_overfit.py); twice the steps of the first presets,
+# since a step now costs half as much.
 PRESETS = {
-    "fast": Schedule(iterations=250, final_iterations=20),
-    "medium": Schedule(iterations=700, final_iterations=50),
-    "slow": Schedule(iterations=2400, final_iterations=160),
+    "fast": Schedule(iterations=450, final_iterations=30),
+    "medium": Schedule(iterations=1250, final_iterations=80),
+    "slow": Schedule(iterations=4300, final_iterations=280),
 }
 
 
