@@ -100,6 +100,21 @@ def test_fused_rate_kernel_matches_autograd(arch):
     assert any(g.abs().sum() > 0 for g in grads[:len(latents)])
 
 
+def test_channels_last_upsampling_matches_the_window_products():
+    """The fitting path's depthwise upsampling gives the decoder's values, and the same gradients."""
+    torch.manual_seed(5)
+    half = (torch.tensor(network.BICUBIC_HALF) + 0.1 * torch.randn(4)).requires_grad_()
+    x = torch.randn(1, 4, 11, 17, requires_grad=True)
+    want = network.upsample2(network.upsample2(x.reshape(4, 1, 11, 17), half, 3), half, 2).reshape(1, 4, 22, 34)
+    got = network.upsample2x2_channels_last(x, half)
+    assert torch.allclose(got, want, atol=1e-5)
+    weights = torch.randn_like(want)
+    g_want = torch.autograd.grad((want * weights).sum(), [x, half])
+    g_got = torch.autograd.grad((got * weights).sum(), [x, half])
+    for a, b in zip(g_got, g_want):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
 # -- the exact part -------------------------------------------------------------------------------
 
 def _random_context(arch: Architecture, rng: np.random.Generator) -> IntegerContext:

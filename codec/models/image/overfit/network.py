@@ -150,6 +150,22 @@ def upsample2(x: torch.Tensor, half: torch.Tensor, dim: int) -> torch.Tensor:
     return y.transpose(2, 3) if dim == 2 else y
 
 
+def upsample2x2_channels_last(stack: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
+    """:func:`upsample2` along both axes of every channel of ``[1, n, h, w]``, as two depthwise
+    channels-last convolutions (one per axis, both phases at once): the same values, and when fitting
+    on the CPU about 40 % faster forward and backward than the window products."""
+    a, b, c, d = half
+    zero = half.new_zeros(())
+    taps = torch.stack([torch.stack([a, c, d, b, zero]), torch.stack([zero, b, d, c, a])])   # [2 phases, 5]
+    _, n, h, w = stack.shape
+    x = F.pad(stack.contiguous(memory_format=torch.channels_last), (2, 2, 0, 0), mode="replicate")
+    x = F.conv2d(x, taps.view(2, 1, 1, 5).repeat(n, 1, 1, 1), groups=n)            # [1, 2n, h, w]
+    x = x.view(1, n, 2, h, w).permute(0, 1, 3, 4, 2).reshape(1, n, h, 2 * w)
+    x = F.pad(x.contiguous(memory_format=torch.channels_last), (0, 0, 2, 2), mode="replicate")
+    x = F.conv2d(x, taps.view(2, 1, 5, 1).repeat(n, 1, 1, 1), groups=n)            # [1, 2n, h, 2w]
+    return x.view(1, n, 2, h, 2 * w).permute(0, 1, 3, 2, 4).reshape(1, n, 2 * h, 2 * w)
+
+
 def preconcat(x: torch.Tensor, half: torch.Tensor) -> torch.Tensor:
     """``x + k * x`` with the symmetric separable 7-tap kernel ``k`` (replicate padding)."""
     k = symmetric(half, 7)
@@ -178,8 +194,11 @@ class Upsampler(nn.Module):
             target = grids[level]
             h, w = target.shape[-2:]
             n = stack.shape[1]
-            x = stack.reshape(n, 1, *stack.shape[-2:])
-            x = upsample2(upsample2(x, self.up[level], 3), self.up[level], 2)[..., :h, :w]
+            if torch.is_grad_enabled() and stack.device.type == "cpu":
+                x = upsample2x2_channels_last(stack, self.up[level])[..., :h, :w]
+            else:
+                x = stack.reshape(n, 1, *stack.shape[-2:])
+                x = upsample2(upsample2(x, self.up[level], 3), self.up[level], 2)[..., :h, :w]
             stack = torch.cat([preconcat(target, self.pre[level]), x.reshape(1, n, h, w)], 1)
         return stack
 
