@@ -1,4 +1,5 @@
-"""What every image family's encoder session shares: one picture per file, a quality or a target bpp."""
+"""What every image family with a weights file shares: the loaded model, and an encoder session for one
+picture per file at a quality or a target bpp."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import numpy as np
 
 from codec.container.source import SourceInfo
 from codec.errors import UsageError
-from codec.models.base import EncodeOptions, EncoderSession, Model
+from codec.container.header import FileHeader
+from codec.models.base import DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry
 
 
 class OneImageEncoder(EncoderSession):
@@ -43,3 +45,37 @@ class OneImageEncoder(EncoderSession):
         if item.shape[:2] != (self.source.height, self.source.width):
             raise UsageError(f"image is {item.shape[1]}x{item.shape[0]}, the file was opened for "
                              f"{self.source.width}x{self.source.height}")
+
+
+class CoderModel(Model):
+    """A model whose weights file loads into one coder, with the family's source check on both sides.
+
+    A family sets ``encoder_type`` and ``decoder_type`` (its sessions) and
+    implements :meth:`load` and :meth:`check_source`.
+    """
+
+    encoder_type: type[EncoderSession]
+    decoder_type: type[DecoderSession]
+
+    def __init__(self, family: Family, entry: ModelEntry, weights: bytes | None) -> None:
+        super().__init__(family, entry)
+        if weights is None:
+            raise ValueError(f"the {family.name} family needs a weights file")
+        self.coder = self.load(weights, entry.weights or entry.id, entry.digest_bytes)
+
+    def load(self, weights: bytes, name: str, digest: bytes):
+        """The family's coder for a weights file's bytes (checked against ``digest``)."""
+        raise NotImplementedError
+
+    def check_source(self, source: SourceInfo, *, decoding: bool = False) -> None:
+        """Refuse a picture (or a file's source) this family cannot code."""
+        raise NotImplementedError
+
+    def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
+        self.check_source(source)
+        return self.encoder_type(self, source, options)
+
+    def decoder(self, header: FileHeader, options: DecodeOptions) -> DecoderSession:
+        self.check_source(header.source, decoding=True)
+        return self.decoder_type(self, header, options)
+

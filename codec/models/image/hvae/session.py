@@ -18,32 +18,20 @@ import numpy as np
 
 from codec.container.header import FileHeader
 from codec.container.packet import Packet
-from codec.container.source import SourceInfo
 from codec.errors import CorruptStreamError, UsageError
-from codec.models.base import (
-    CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
-)
-from codec.models.image.one_image import OneImageEncoder
+from codec.models.base import CodedPacket, DecodeOptions, DecoderSession
+from codec.models.image.one_image import CoderModel, OneImageEncoder
 from codec.models.image.hvae.coder import HvaeCoder
 from codec.models.image.hvae.family import KODAK_BPP, LEVEL_STEPS, check_source, decode_params, encode_params
 from codec.models.image.hvae.model_file import load_model_bytes
 from codec.models.image.target_rate import fit_rate
 
 
-class HvaeCodecModel(Model):
-    def __init__(self, family: Family, entry: ModelEntry, weights: bytes | None) -> None:
-        super().__init__(family, entry)
-        if weights is None:
-            raise ValueError("the hvae family needs a weights file")
-        self.coder = HvaeCoder(load_model_bytes(weights, entry.weights or entry.id, digest=entry.digest_bytes))
+class HvaeCodecModel(CoderModel):
+    check_source = staticmethod(check_source)
 
-    def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
-        check_source(source)
-        return HvaeEncoder(self, source, options)
-
-    def decoder(self, header: FileHeader, options: DecodeOptions) -> DecoderSession:
-        check_source(header.source, decoding=True)
-        return HvaeDecoder(self, header, options)
+    def load(self, weights: bytes, name: str, digest: bytes) -> HvaeCoder:
+        return HvaeCoder(load_model_bytes(weights, name, digest=digest))
 
     def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
         """SHA-256 of every group's decoded latent and the last top-down feature (bitstream/models/hvae.md)."""
@@ -140,3 +128,8 @@ def _bare(exc: Exception) -> str:
     if isinstance(exc, CorruptStreamError) and text.endswith(")") and " (at " in text:
         return text[: text.rfind(" (at ")]
     return text
+
+
+# The sessions the model opens (defined after it, since they refer to it).
+HvaeCodecModel.encoder_type = HvaeEncoder
+HvaeCodecModel.decoder_type = HvaeDecoder

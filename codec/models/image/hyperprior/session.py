@@ -15,12 +15,9 @@ import numpy as np
 
 from codec.container.header import FileHeader
 from codec.container.packet import Packet
-from codec.container.source import SourceInfo
 from codec.errors import CorruptStreamError, UsageError
-from codec.models.base import (
-    CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
-)
-from codec.models.image.one_image import OneImageEncoder
+from codec.models.base import CodedPacket, DecodeOptions, DecoderSession
+from codec.models.image.one_image import CoderModel, OneImageEncoder
 from codec.models.image.target_rate import fit_rate
 from codec.models.image.hyperprior.coder import HyperpriorCoder
 from codec.models.image.hyperprior.family import KODAK_BPP, check_source, decode_params, encode_params
@@ -28,20 +25,11 @@ from codec.models.image.hyperprior.model_file import load_model_bytes
 
 
 
-class HyperpriorModel(Model):
-    def __init__(self, family: Family, entry: ModelEntry, weights: bytes | None) -> None:
-        super().__init__(family, entry)
-        if weights is None:
-            raise ValueError("the hyperprior family needs a weights file")
-        self.coder = HyperpriorCoder(load_model_bytes(weights, entry.weights or entry.id, digest=entry.digest_bytes))
+class HyperpriorModel(CoderModel):
+    check_source = staticmethod(check_source)
 
-    def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
-        check_source(source)
-        return HyperpriorEncoder(self, source, options)
-
-    def decoder(self, header: FileHeader, options: DecodeOptions) -> DecoderSession:
-        check_source(header.source, decoding=True)
-        return HyperpriorDecoder(self, header, options)
+    def load(self, weights: bytes, name: str, digest: bytes) -> HyperpriorCoder:
+        return HyperpriorCoder(load_model_bytes(weights, name, digest=digest))
 
     def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
         """The decoded fixed-point latent (int64, little-endian, N C H W order): SPEC 7.1 steps 1-5."""
@@ -127,3 +115,8 @@ def _bare(exc: Exception) -> str:
         text = str(exc)
         return text[: text.rfind(" (at ")] if text.endswith(")") and " (at " in text else text
     return str(exc)
+
+
+# The sessions the model opens (defined after it, since they refer to it).
+HyperpriorModel.encoder_type = HyperpriorEncoder
+HyperpriorModel.decoder_type = HyperpriorDecoder

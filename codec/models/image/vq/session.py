@@ -14,13 +14,10 @@ import numpy as np
 
 from codec.container.header import FileHeader
 from codec.container.packet import Packet
-from codec.container.source import SourceInfo
 from codec.errors import CorruptStreamError, UsageError
-from codec.models.base import (
-    CodedPacket, DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry,
-)
+from codec.models.base import CodedPacket, DecodeOptions, DecoderSession
 from codec.models.image.target_rate import fit_rate
-from codec.models.image.one_image import OneImageEncoder
+from codec.models.image.one_image import CoderModel, OneImageEncoder
 from codec.models.image.vq.coder import VqCoder
 from codec.models.image.vq.family import check_source, decode_params, encode_params
 from codec.models.image.vq.model_file import load_model_bytes
@@ -34,20 +31,11 @@ KODAK_BPP: dict[int, tuple[float, ...]] = {
 }
 
 
-class VqCodecModel(Model):
-    def __init__(self, family: Family, entry: ModelEntry, weights: bytes | None) -> None:
-        super().__init__(family, entry)
-        if weights is None:
-            raise ValueError("the vq family needs a weights file")
-        self.coder = VqCoder(load_model_bytes(weights, entry.weights or entry.id, digest=entry.digest_bytes))
+class VqCodecModel(CoderModel):
+    check_source = staticmethod(check_source)
 
-    def encoder(self, source: SourceInfo, options: EncodeOptions) -> EncoderSession:
-        check_source(source)
-        return VqEncoder(self, source, options)
-
-    def decoder(self, header: FileHeader, options: DecodeOptions) -> DecoderSession:
-        check_source(header.source, decoding=True)
-        return VqDecoder(self, header, options)
+    def load(self, weights: bytes, name: str, digest: bytes) -> VqCoder:
+        return VqCoder(load_model_bytes(weights, name, digest=digest))
 
     def exact_fingerprint(self, header: FileHeader, packets: list[Packet], device: str = "cpu") -> str:
         """SHA-256 of the decoded block levels and token grids (bitstream/models/vq.md)."""
@@ -108,3 +96,8 @@ class VqDecoder(DecoderSession):
                 text = text[: text.rfind(" (at ")]
             raise CorruptStreamError(f"entropy-coded data is invalid: {text}", packet=packet.index,
                                      offset=packet.offset) from None
+
+
+# The sessions the model opens (defined after it, since they refer to it).
+VqCodecModel.encoder_type = VqEncoder
+VqCodecModel.decoder_type = VqDecoder
