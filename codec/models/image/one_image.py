@@ -3,12 +3,15 @@ picture per file at a quality or a target bpp."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from codec.container.source import SourceInfo
 from codec.errors import UsageError
 from codec.container.header import FileHeader
 from codec.models.base import DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry
+from codec.models.image.target_rate import fit_rate
 
 
 class OneImageEncoder(EncoderSession):
@@ -45,6 +48,29 @@ class OneImageEncoder(EncoderSession):
         if item.shape[:2] != (self.source.height, self.source.width):
             raise UsageError(f"image is {item.shape[1]}x{item.shape[0]}, the file was opened for "
                              f"{self.source.width}x{self.source.height}")
+
+    @property
+    def budget_bytes(self) -> float:
+        """The whole file's size that a target rate allows."""
+        return self.options.target * self.source.width * self.source.height / 8
+
+    def level_and_segments(self, segments_at: Callable[[float], list[bytes]], params_at: Callable[[float], bytes],
+                           levels: int, prior_bpp: tuple[float, ...] | None) -> tuple[float, list[bytes]]:
+        """The level the options ask for, with its segments: the quality's level, or the largest level
+        whose whole file fits the target (:func:`~codec.models.image.target_rate.fit_rate`, starting from
+        the model's Kodak rates ``prior_bpp``). ``params_at(level)`` is the file's codec parameters."""
+        opts = self.options
+        if opts.target is None:
+            level = self.quality_asked - 1
+            self._quality = int(self.quality_asked) if self.quality_asked == int(self.quality_asked) else None
+            return level, segments_at(level)
+        size_of = opts.extra.get("file_size")
+        if size_of is None:
+            raise UsageError("a target rate needs the container's file size function")
+        level, segments = fit_rate(segments_at, lambda lv, seg: size_of(params_at(lv), None, seg), self.budget_bytes,
+                                   levels, opts.progress, prior_bpp, self.source.width * self.source.height)
+        opts.progress.note(f"target {opts.target} bpp: level {level:.4f} (quality {level + 1:.2f})")
+        return level, segments
 
 
 class CoderModel(Model):

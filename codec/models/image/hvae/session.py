@@ -24,7 +24,6 @@ from codec.models.image.one_image import CoderModel, OneImageEncoder
 from codec.models.image.hvae.coder import HvaeCoder
 from codec.models.image.hvae.family import KODAK_BPP, LEVEL_STEPS, check_source, decode_params, encode_params
 from codec.models.image.hvae.model_file import load_model_bytes
-from codec.models.image.target_rate import fit_rate
 
 
 class HvaeCodecModel(CoderModel):
@@ -52,19 +51,8 @@ class HvaeEncoder(OneImageEncoder):
         def segments_at(level: float) -> list[bytes]:
             return coder.compress(item, round(level * LEVEL_STEPS), threads=opts.threads, device=opts.device)
 
-        if opts.target is None:
-            level = self.quality_asked - 1
-            segments = segments_at(level)
-            self._quality = int(self.quality_asked) if self.quality_asked == int(self.quality_asked) else None
-        else:
-            size_of = opts.extra.get("file_size")
-            if size_of is None:
-                raise UsageError("a target rate needs the container's file size function")
-            budget = opts.target * self.source.width * self.source.height / 8
-            level, segments = fit_rate(segments_at, lambda lv, seg: size_of(encode_params(lv, groups), None, seg),
-                                       budget, coder.levels, opts.progress, KODAK_BPP.get(self.model.entry.revision),
-                                       self.source.width * self.source.height)
-            opts.progress.note(f"target {opts.target} bpp: level {level:.4f} (quality {level + 1:.2f})")
+        level, segments = self.level_and_segments(segments_at, lambda lv: encode_params(lv, groups), coder.levels,
+                                                  KODAK_BPP.get(self.model.entry.revision))
         self._params = encode_params(level, groups)
         opts.progress.finish()
         return [CodedPacket(tuple(segments))]

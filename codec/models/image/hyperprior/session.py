@@ -15,10 +15,9 @@ import numpy as np
 
 from codec.container.header import FileHeader
 from codec.container.packet import Packet
-from codec.errors import CorruptStreamError, UsageError
+from codec.errors import CorruptStreamError
 from codec.models.base import CodedPacket, DecodeOptions, DecoderSession
 from codec.models.image.one_image import CoderModel, OneImageEncoder
-from codec.models.image.target_rate import fit_rate
 from codec.models.image.hyperprior.coder import HyperpriorCoder
 from codec.models.image.hyperprior.family import KODAK_BPP, check_source, decode_params, encode_params
 from codec.models.image.hyperprior.model_file import load_model_bytes
@@ -52,26 +51,14 @@ class HyperpriorEncoder(OneImageEncoder):
         def segments_at(level: float) -> list[bytes]:
             return coder.compress_latent(y, level, threads=opts.threads)
 
-        size_of = opts.extra.get("file_size")
-        if opts.target is None:
-            level = self.quality_asked - 1
-            segments = segments_at(level)
-            self._quality = int(self.quality_asked) if self.quality_asked == int(self.quality_asked) else None
-        else:
-            budget = opts.target * self.source.width * self.source.height / 8
-            if size_of is None:
-                raise UsageError("a target rate needs the container's file size function")
-            level, segments = fit_rate(segments_at, lambda lv, seg: size_of(encode_params(lv), None, seg),
-                                       budget, coder.levels, opts.progress,
-                                       KODAK_BPP.get(self.model.entry.revision),
-                                       self.source.width * self.source.height)
-            opts.progress.note(f"target {opts.target} bpp: level {level:.4f} (quality {level + 1:.2f})")
+        level, segments = self.level_and_segments(segments_at, encode_params, coder.levels,
+                                                  KODAK_BPP.get(self.model.entry.revision))
         opts.progress.note("entropy coding")
         if opts.preset != "fast":
             refined = self._refine(item, y, level)
             # A target rate is a promise: refined symbols that no longer fit are not used.
-            fits = opts.target is None or size_of(encode_params(level), None, refined) <= budget
-            if fits:
+            size_of = opts.extra.get("file_size")
+            if opts.target is None or size_of(encode_params(level), None, refined) <= self.budget_bytes:
                 segments = refined
         self._params = encode_params(level)
         opts.progress.finish()

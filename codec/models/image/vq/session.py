@@ -14,9 +14,8 @@ import numpy as np
 
 from codec.container.header import FileHeader
 from codec.container.packet import Packet
-from codec.errors import CorruptStreamError, UsageError
+from codec.errors import CorruptStreamError
 from codec.models.base import CodedPacket, DecodeOptions, DecoderSession
-from codec.models.image.target_rate import fit_rate
 from codec.models.image.one_image import CoderModel, OneImageEncoder
 from codec.models.image.vq.coder import VqCoder
 from codec.models.image.vq.family import check_source, decode_params, encode_params
@@ -54,19 +53,8 @@ class VqEncoder(OneImageEncoder):
         def segments_at(level: float) -> list[bytes]:
             return coder.prior.encode(coder.grids_at(analysis, level), threads=opts.threads, device=opts.device)
 
-        if opts.target is None:
-            level = self.quality_asked - 1
-            segments = segments_at(level)
-            self._quality = int(self.quality_asked) if self.quality_asked == int(self.quality_asked) else None
-        else:
-            size_of = opts.extra.get("file_size")
-            if size_of is None:
-                raise UsageError("a target rate needs the container's file size function")
-            budget = opts.target * self.source.width * self.source.height / 8
-            level, segments = fit_rate(segments_at, lambda lv, seg: size_of(encode_params(lv, coder.bits), None, seg),
-                                       budget, coder.levels, opts.progress, KODAK_BPP.get(self.model.entry.revision),
-                                       self.source.width * self.source.height)
-            opts.progress.note(f"target {opts.target} bpp: level {level:.4f} (quality {level + 1:.2f})")
+        level, segments = self.level_and_segments(segments_at, lambda lv: encode_params(lv, coder.bits),
+                                                  coder.levels, KODAK_BPP.get(self.model.entry.revision))
         self._params = encode_params(level, coder.bits)
         opts.progress.finish()
         return [CodedPacket(tuple(segments))]
