@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from dataclasses import dataclass
 
 import torch
@@ -23,6 +22,7 @@ from codec.models.image.hvae.family import FORMAT
 from codec.models.image.hvae.integer_path import FRACTION, IntegerTopDown
 from codec.models.image.hvae.network import HvaeConfig, HvaeModel
 from codec.nn.integer import IntegerModule
+from codec.zoo import weights_metadata
 
 # Float tensors a coder needs (the rest of the float model is the integer path's float origin).
 FLOAT_PREFIXES = ("encoder.", "synthesis.", "synthesis_embedding.", "log_steps.")
@@ -80,15 +80,6 @@ def model_file_bytes(model_id: str, model: HvaeModel, path: IntegerTopDown, tabl
     return save(tensors, metadata=metadata)
 
 
-def _metadata(data: bytes) -> dict:
-    try:
-        (length,) = struct.unpack_from("<Q", data)
-        meta = json.loads(data[8: 8 + length]).get("__metadata__", {})
-        return meta if isinstance(meta, dict) else {}
-    except (struct.error, ValueError, AttributeError):
-        return {}
-
-
 def _module(tensors: dict, prefix: str, spec: dict | None) -> IntegerModule | None:
     if spec is None:
         return None
@@ -98,7 +89,7 @@ def _module(tensors: dict, prefix: str, spec: dict | None) -> IntegerModule | No
 
 def load_model_bytes(data: bytes, name: str = "weights file", *, digest: bytes | None = None) -> LoadedHvae:
     """Build a coder's model from the bytes of a weights file (ValueError if it is not a valid one)."""
-    meta = _metadata(data)
+    meta = weights_metadata(data)
     if meta.get("format") != FORMAT:
         raise ValueError(f"{name} is not a {FORMAT} model file")
     digest = digest if digest is not None else hashlib.sha256(data).digest()

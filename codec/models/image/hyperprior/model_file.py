@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from codec.models.image.hyperprior.family import FORMAT
 from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
 from codec.models.image.hyperprior.integer_path import IntegerEntropyPath
 from codec.nn.integer import IntegerConv
+from codec.zoo import weights_metadata
 
 # Stored in floating point; z_loc and z_log_scale only to continue training (coding uses int.z_loc and the tables).
 FLOAT_PREFIXES = ("g_a.", "h_a.", "g_s.", "log_gain", "log_inverse_gain", "z_loc", "z_log_scale")
@@ -96,11 +96,7 @@ def load_model_bytes(data: bytes, name: str = "weights file", *, digest: bytes |
     (pass it when the caller has just computed it)."""
     path = name
     digest = digest if digest is not None else hashlib.sha256(data).digest()
-    try:
-        (header_length,) = struct.unpack_from("<Q", data)
-        metadata = json.loads(data[8: 8 + header_length]).get("__metadata__", {})
-    except (struct.error, ValueError):
-        metadata = {}
+    metadata = weights_metadata(data)
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} model file")
     tensors = load(data)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +21,7 @@ from codec.models.image.vq.network import VqConfig, VqModel
 from codec.models.image.vq.prior import GRIDS, IntegerPrior
 from codec.models.image.vq.softmax import EXP_TABLE_SHA256, LOGIT_FRACTION
 from codec.nn.integer import IntegerModule
+from codec.zoo import weights_metadata
 
 FLOAT_PREFIXES = ("encoder.", "synthesis.")
 
@@ -54,18 +54,9 @@ def model_file_bytes(model_id: str, model: VqModel, prior: IntegerPrior, info: d
     return save(tensors, metadata=metadata)
 
 
-def _metadata(data: bytes) -> dict:
-    try:
-        (length,) = struct.unpack_from("<Q", data)
-        meta = json.loads(data[8: 8 + length]).get("__metadata__", {})
-        return meta if isinstance(meta, dict) else {}
-    except (struct.error, ValueError, AttributeError):
-        return {}
-
-
 def load_model_bytes(data: bytes, name: str = "weights file", *, digest: bytes | None = None) -> LoadedVq:
     """Build a coder's model from the bytes of a weights file (ValueError if it is not a valid one)."""
-    meta = _metadata(data)
+    meta = weights_metadata(data)
     if meta.get("format") != FORMAT:
         raise ValueError(f"{name} is not a {FORMAT} model file")
     digest = digest if digest is not None else hashlib.sha256(data).digest()

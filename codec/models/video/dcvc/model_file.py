@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from codec.entropy import CdfTables
 from codec.models.video.dcvc.family import FORMAT
 from codec.models.video.dcvc.integer_path import ExactPath
 from codec.models.video.dcvc.network import VideoConfig, VideoModel
+from codec.zoo import weights_metadata
 
 FLOAT_PREFIXES = ("encoder_in.", "encoder.", "hyper_analysis.", "recon.", "recon_head.")
 VECTORS = ("log_gain", "log_q_recon")   # the float halves of the quality vectors (encoder, reconstruction)
@@ -68,11 +68,7 @@ def load_model_file(path: str | Path) -> LoadedModel:
 def load_model_bytes(data: bytes, name: str = "weights file") -> LoadedModel:
     """Build a :class:`LoadedModel` from the bytes of a weights file; its digest is their SHA-256."""
     digest = hashlib.sha256(data).digest()
-    try:
-        (header_length,) = struct.unpack_from("<Q", data)
-        metadata = json.loads(data[8: 8 + header_length]).get("__metadata__", {})
-    except (struct.error, ValueError):
-        metadata = {}
+    metadata = weights_metadata(data)
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{name} is not a {FORMAT} model file")
     tensors = load(data)
