@@ -59,6 +59,9 @@ class Budget:
     refresh_every: int = 8
     learning_rate: float = 0.005
     bf16_gradients: bool = False  # SGA's gradient steps through a bfloat16 synthesis where the CPU has bf16
+    # SGA's temperature falls geometrically from the first value to the second over the steps, so the
+    # whole budget anneals (a fixed per-step decay reached its floor early and wasted the last steps).
+    temperature: tuple[float, float] = (0.5, 0.05)
 
 
 # Sized against the one-pass encode of a 768x512 image (benchmarks/bench_refine.py, kodim05 at -q 5). The
@@ -245,7 +248,8 @@ class _Window:
                 if cost < best_cost:
                     best_cost, best = cost, symbols + means
                 means, scales = means.float(), scales.float()
-            tau = min(0.5, max(0.05, math.exp(-0.06 * step)))
+            start, end = budget.temperature
+            tau = start * (end / start) ** (step / max(budget.sga_steps - 1, 1))
             relaxed = _sga_round(u - means, tau, self.r.generator)
             decoded = relaxed + means
             loss = self.gradient_distortion(decoded) + _bits(relaxed, scales).sum() / self.count
