@@ -42,13 +42,13 @@ def calibration_batch(folders: list[str], exclude: tuple[str, ...] = ("kodak",))
 
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, model_id: str, calibration_folders: list[str],
-                      info: dict) -> None:
+                      info: dict, *, exclude: tuple[str, ...] = ("kodak",)) -> None:
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     config = HyperpriorConfig.from_dict(state["model_config"])
     model = HyperpriorImageModel(config)
     model.load_state_dict(state["ema"])
     model.eval()
-    images = calibration_batch(calibration_folders)
+    images = calibration_batch(calibration_folders, exclude)
     # Calibrate on every image at the lowest and the highest level: activations peak there.
     batch = torch.cat([images, images])
     levels = torch.cat([torch.zeros(len(images)), torch.full((len(images),), float(config.levels - 1))])

@@ -2,47 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-
-from codec.errors import UsageError
 from codec.models.base import TrainRequest
-from codec.train.bursts import checkpoint_to_export, run_burst, start_or_resume, training_device
 
-log = logging.getLogger("codec")
+DEFAULT_ID = "hyperprior-vr-small"
 
 
 def train(request: TrainRequest) -> None:
+    from codec.models.image.hyperprior.export import export_checkpoint
+    from codec.train.bursts import train_on_crops
     from codec.train.config import TrainConfig
-    from codec.train.crops import CropSampler
     from codec.train.image_trainer import ImageTrainer
 
-    cfg = TrainConfig.load(request.config)
-    overrides = {}
-    if request.data:
-        overrides["data"] = list(request.data)
-    if request.steps:
-        overrides["steps"] = request.steps
-    cfg = dataclasses.replace(cfg, **overrides)
-    device = training_device(request)
-    if request.export:
-        _export(request, cfg)
-        return
-    request.workdir.mkdir(parents=True, exist_ok=True)
-    trainer = ImageTrainer(cfg, request.workdir, device)
-    start_or_resume(trainer, request)
-    try:
-        sampler = CropSampler(cfg.data, cfg.crop, device, exclude=tuple(cfg.exclude))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"training data: {exc}") from None
-    log.info("training on %d images, %s, %d/%d steps", len(sampler), device, trainer.step, cfg.steps)
-    run_burst(trainer, sampler, request)
-
-
-def _export(request: TrainRequest, cfg) -> None:
-    from codec.models.image.hyperprior.export import export_checkpoint
-
-    checkpoint = checkpoint_to_export(request)
-    export_checkpoint(checkpoint, request.export, request.model_id or "hyperprior-vr-small", cfg.data,
-                      {"config": request.config.name})
-    log.info("wrote %s", request.export)
+    train_on_crops(request, TrainConfig.load(request.config), ImageTrainer, export_checkpoint, DEFAULT_ID)
