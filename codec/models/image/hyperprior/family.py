@@ -72,8 +72,9 @@ class HyperpriorFamily(Family):
         return repr(BUDGETS[preset]) if preset in BUDGETS else "one pass"
 
     def rate_control(self, entry: ModelEntry) -> RateControl:
-        # Refinement (medium, slow) uses only the integer entropy path and the float synthesis,
-        # which every revision has.
+        # Refinement (medium, slow) needs the integer entropy path and the float synthesis, which every
+        # revision has; its search of z also the hyper-latent's float distribution, which revision 1
+        # lacks: there medium codes the one-pass symbols and slow refines y only.
         return RateControl(qualities=LEVELS, default_quality=4, continuous=True, target="bpp", presets=PRESETS)
 
     def load(self, entry: ModelEntry, weights: bytes | None) -> Model:

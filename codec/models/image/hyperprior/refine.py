@@ -6,16 +6,19 @@ symbols it sends can be chosen to cost fewer bits for the same distortion
 NeurIPS 2020). Refinement searches them with the decoder unchanged, so the
 file and every decoder stay the same; it only spends encoder time.
 
-The hyper-latent symbols are those of the one-pass encoder. Then:
+Three phases; each keeps its result only where the exact path measures a gain:
 
-1. ``slow`` only: stochastic Gumbel annealing (SGA). The gained latent ``u``
+0. ``medium`` and ``slow``: the hyper-latent ``z`` is searched for the
+   fewest bits of ``z`` and ``y`` (``refine_hyper.py``); this is most of
+   the gain at low rates.
+1. ``slow``: stochastic Gumbel annealing (SGA) of ``y``. The gained latent ``u``
    is optimised with Adam on ``lambda * 255^2 * MSE(g_s(y)) + bits(y) / pixels``,
    with ``y = mean + sga_round(u - mean)``: a rounding relaxed to a random
    choice between the two neighbouring integers whose softness (temperature)
    anneals towards hard rounding. Means and table scales come from the exact
    integer path and are refreshed every few steps; the hard-rounded cost is
    measured at each refresh and the best latent kept.
-2. ``medium`` and ``slow``: greedy passes over the symbols. One synthesis
+2. ``slow``: greedy passes over the symbols. One synthesis
    pass with its gradient gives the distortion slope at every symbol; the
    change by +1 or -1 with the lowest estimated cost (exact bits under the
    symbol's table distribution, distortion to second order with a curvature
@@ -38,8 +41,10 @@ import numpy as np
 import torch
 
 from codec.models.base import Progress
+from codec.models.image.hyperprior.annealing import Adam, Stop, annealed_temperature, bin_bits, sga_round
 from codec.models.image.hyperprior.coder import HyperpriorCoder, LatentSymbols
 from codec.models.image.hyperprior.integer_path import Y_FRACTION
+from codec.models.image.hyperprior.refine_hyper import HyperRefiner, table_scales
 from codec.nn.checkerboard import anchor_mask
 
 # Windows start at even latent rows and columns, so the integer path's own checkerboard (which it
@@ -56,6 +61,8 @@ class Budget:
 
     sga_steps: int
     greedy_passes: int
+    hyper_steps: int = 0             # SGA steps on the hyper-latent z first (refine_hyper.py)
+    hyper_learning_rate: float = 0.1
     refresh_every: int = 8
     learning_rate: float = 0.005
     bf16_gradients: bool = False  # SGA's gradient steps through a bfloat16 synthesis where the CPU has bf16
@@ -64,20 +71,18 @@ class Budget:
     temperature: tuple[float, float] = (0.5, 0.05)
 
 
-# Sized against the one-pass encode of a 768x512 image (benchmarks/bench_refine.py, kodim05 at -q 5). The
-# first greedy pass costs about 5 s on one core (its gradient and the curvature: nine float32 synthesis
-# passes), each later one about 1 s, so medium is about 11x the one-pass encode in CPU time (8.6x in wall
-# time on 2 idle cores). An SGA step costs about 0.23 s with the bfloat16 gradient (0.56 s in float32):
-# slow's 60 steps and 4 greedy passes come to about 59x (more greedy passes for medium bought little in
-# a trial: 3 passes gave -4.4 % BD-rate on kodak4 at about 15x, 1 gives -3.2 %).
+# Sized with benchmarks/bench_refine.py (kodim05 at -q 5, CPU time on one core, against the one-pass
+# encode). A step on z costs about 0.06 s (bfloat16 products): medium's 40 and the check of their
+# result (two synthesis passes) come to about 10x. An SGA step on y costs about 0.23 s with the
+# bfloat16 gradient, the first greedy pass about 5 s (its gradient and the curvature: nine float32
+# synthesis passes), each later one about 1 s: slow comes to about 55x. On kodim02/05/13/23 at one
+# level each, the RD cost against the one-pass encode fell by 7.5 % (medium) and 14.4 % (slow; 40 z
+# steps + 48 or 56 SGA steps gave 14.0 and 14.1 %); before z was refined, a greedy pass (11x) gave
+# 1.5 % and 60 SGA steps with 4 greedy passes 4.6 %.
 BUDGETS = {
-    "medium": Budget(sga_steps=0, greedy_passes=1, bf16_gradients=True),
-    "slow": Budget(sga_steps=60, greedy_passes=4, bf16_gradients=True),
+    "medium": Budget(sga_steps=0, greedy_passes=0, hyper_steps=40, bf16_gradients=True),
+    "slow": Budget(sga_steps=52, greedy_passes=4, hyper_steps=60, bf16_gradients=True),
 }
-
-
-class Stop(Exception):
-    """The time limit was reached: code the best symbols found so far."""
 
 
 class Refiner:
@@ -90,9 +95,9 @@ class Refiner:
         self.height, self.width = rgb.shape[:2]
         self.pixels = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255)
         self.gain, self.inverse_gain = self.net.gains(torch.tensor([level]))
+        self.level = level
         self.lam = float(self.net.level_lambdas(torch.tensor([level], dtype=torch.float64))[0])
-        grid = coder.model.metadata.get("scale_grid", [0.11, 256.0, 64])
-        self.grid = torch.from_numpy(np.exp(np.linspace(math.log(grid[0]), math.log(grid[1]), int(grid[2]))))
+        self.grid = table_scales(coder)
         self.deadline = None if time_limit is None else time.monotonic() + time_limit
         self.progress = progress or Progress()
         self.generator = torch.Generator().manual_seed(SEED)
@@ -106,17 +111,28 @@ class Refiner:
         self.synthesis = self.coder.module_on("g_s", device)
         self.gradient_synthesis = self._gradient_synthesis(device)
         u = (y * self.gain).detach()
-        start = self.coder.symbols(u, self.coder.hyper_symbols(u))
         rows, cols = u.shape[2:]
         tiles = [(t, min(t + TILE, rows), l, min(l + TILE, cols)) for t in range(0, rows, TILE)
                  for l in range(0, cols, TILE)]
-        steps = len(tiles) * (self.budget.sga_steps + 2 * self.budget.greedy_passes)
+        hyper_steps = self.budget.hyper_steps if HyperRefiner.available(self.coder) else 0
+        steps = hyper_steps + len(tiles) * (self.budget.sga_steps + 2 * self.budget.greedy_passes)
         self.progress.start(steps, "step", "refining")
+        start = self.coder.symbols(u, self.coder.hyper_symbols(u))
+        stopped = False
+        if hyper_steps:
+            search = HyperRefiner(self.coder, hyper_steps, self.budget.hyper_learning_rate,
+                                  self.budget.temperature, self.generator)
+            refined = search.run(u, start, self.tick)
+            stopped = search.stopped
+            if refined is not start and self._cost(refined, search) < self._cost(start, search):
+                start = refined
         target = start.latent().double() / (1 << Y_FRACTION)  # the decoded values aimed at
         try:
-            for tile in tiles:
+            for tile in ([] if stopped or not self.budget.sga_steps + self.budget.greedy_passes else tiles):
                 target = self._tile(u, start, target, tile)
         except Stop:
+            stopped = True
+        if stopped:
             self.progress.note("time limit reached: coding the best symbols so far")
         self.progress.finish()
         return self._final(start, target)
@@ -133,7 +149,8 @@ class Refiner:
         values = target[window].clone()
         if self.budget.sga_steps:
             values = problem.sga(u[window].clone(), values)
-        values = problem.greedy(values)
+        if self.budget.greedy_passes:
+            values = problem.greedy(values)
         out = target.clone()
         out[window][inner] = values[inner]
         return out
@@ -152,6 +169,13 @@ class Refiner:
         if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
             return None
         return self.coder.module_on("g_s", device, torch.bfloat16).to(memory_format=torch.channels_last)
+
+    def _cost(self, s: LatentSymbols, search: HyperRefiner) -> float:
+        """The whole image's cost for these symbols: the decoder's own pixels, and estimated bits."""
+        decoded = self.coder.synthesise(s.latent(), self.level, self.height, self.width)
+        pixels = torch.from_numpy(decoded).to(self.pixels.device).permute(2, 0, 1)[None].double() / 255
+        mse = torch.mean((pixels - self.pixels.double()) ** 2).item()
+        return self.lam * 255 ** 2 * mse + search.rate(s) / (self.height * self.width)
 
     def _final(self, start: LatentSymbols, target: torch.Tensor) -> LatentSymbols:
         """Exact symbols whose decoded values are the refined ones (means re-derived globally)."""
@@ -209,7 +233,7 @@ class _Window:
         return self.r.lam * 255 ** 2 * torch.mean((x - self.pixels) ** 2)
 
     def bits(self, symbols: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-        return _bits(symbols, scales)
+        return bin_bits(symbols, scales)
 
     def cost(self, symbols, means, scales, *, grad: bool = False):
         """(cost, distortion slope w.r.t. the decoded values or None).
@@ -237,7 +261,7 @@ class _Window:
         # re-derived and costed exactly (float64 symbols, exact means) at each refresh.
         budget = self.r.budget
         u = u.float().requires_grad_(True)
-        optimiser = torch.optim.Adam([u], lr=budget.learning_rate)
+        optimiser = Adam(u, budget.learning_rate)
         best_cost, best = math.inf, values
         means = scales = None
         for step in range(budget.sga_steps):
@@ -248,11 +272,10 @@ class _Window:
                 if cost < best_cost:
                     best_cost, best = cost, symbols + means
                 means, scales = means.float(), scales.float()
-            start, end = budget.temperature
-            tau = start * (end / start) ** (step / max(budget.sga_steps - 1, 1))
-            relaxed = _sga_round(u - means, tau, self.r.generator)
+            tau = annealed_temperature(step, budget.sga_steps, budget.temperature)
+            relaxed = sga_round(u - means, tau, self.r.generator)
             decoded = relaxed + means
-            loss = self.gradient_distortion(decoded) + _bits(relaxed, scales).sum() / self.count
+            loss = self.gradient_distortion(decoded) + bin_bits(relaxed, scales).sum() / self.count
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -323,25 +346,3 @@ class _Window:
                 second = self.distortion(decoded + p).item() + self.distortion(decoded - p).item() - 2 * base
                 out[:, c:c + CURVATURE_GROUP] = max(second, 0.0) / changed * self.count
         return out
-
-
-def _bits(symbols: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """Bits of integer (or relaxed) symbols under zero-mean Gaussians of the tables' scales."""
-    centred = symbols.abs()
-    root2 = math.sqrt(2)
-    upper = 0.5 * torch.erfc((centred - 0.5) / (scales * root2))
-    lower = 0.5 * torch.erfc((centred + 0.5) / (scales * root2))
-    return -torch.log2((upper - lower).clamp_min(1e-9))
-
-
-def _sga_round(r: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
-    """Stochastic Gumbel annealing: a relaxed choice between floor(r) and ceil(r) (Yang et al. 2020)."""
-    floor = torch.floor(r).detach()
-    d = r - floor
-    eps = 1e-5
-    logit_down = -torch.atanh(d.clamp(-1 + eps, 1 - eps)) / tau
-    logit_up = -torch.atanh((1 - d).clamp(-1 + eps, 1 - eps)) / tau
-    uniform = torch.rand((2, *r.shape), generator=generator, dtype=r.dtype).to(r.device)
-    noise = -torch.log(-torch.log(uniform.clamp_min(1e-10)))
-    weights = torch.softmax(torch.stack([logit_down + noise[0], logit_up + noise[1]]), dim=0)
-    return floor + weights[1]
