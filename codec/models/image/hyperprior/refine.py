@@ -124,8 +124,9 @@ class Refiner:
                                   self.budget.temperature, self.generator)
             refined = search.run(u, start, self.tick)
             stopped = search.stopped
-            if refined is not start and self._cost(refined, search) < self._cost(start, search):
-                start = refined
+            kept = refined is not start and self._cost(refined, search) < self._cost(start, search)
+            start = refined if kept else start
+            self.progress.note(f"hyper-latent search: {'refined' if kept else 'one-pass'} z kept")
         target = start.latent().double() / (1 << Y_FRACTION)  # the decoded values aimed at
         try:
             for tile in ([] if stopped or not self.budget.sga_steps + self.budget.greedy_passes else tiles):

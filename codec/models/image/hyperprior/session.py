@@ -56,6 +56,7 @@ class HyperpriorEncoder(OneImageEncoder):
         opts.progress.note("entropy coding")
         if opts.preset != "fast":
             refined = self._refine(item, y, level)
+            opts.progress.note(f"refinement ({opts.preset})")
             # A target rate is a promise: refined symbols that no longer fit are not used.
             size_of = opts.extra.get("file_size")
             if opts.target is None or size_of(encode_params(level), None, refined) <= self.budget_bytes:
