@@ -18,6 +18,7 @@ from codec.models.audio.rvq.config import AudioTrainConfig
 from codec.models.audio.rvq.model_file import save_model_file
 from codec.models.audio.rvq.network import AudioCodecNetwork, NetworkConfig
 from codec.models.audio.rvq.prior import fit_prior, fixed_length_bits
+from codec.train.ema import load_ema
 
 log = logging.getLogger("codec")
 
@@ -50,10 +51,8 @@ def training_codes(net: AudioCodecNetwork, cfg: AudioTrainConfig, max_seconds: f
 
 def export_checkpoint(checkpoint: Path, out: Path, model_id: str, cfg: AudioTrainConfig, *,
                       prior_seconds: float = 1800.0) -> dict:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    net = AudioCodecNetwork(NetworkConfig.from_dict(state["config"]))
-    net.load_state_dict(state["ema"])
-    net.eval()
+    net, state = load_ema(checkpoint, lambda config: AudioCodecNetwork(NetworkConfig.from_dict(config)),
+                          config_key="config")
     # the shipped network is float16: fit the prior on the codes that network produces
     net.load_state_dict({k: v.half().float() for k, v in net.state_dict().items()})
     sequences = training_codes(net, cfg, prior_seconds)

@@ -16,6 +16,7 @@ from codec.models.image.hvae.model_file import model_file_bytes
 from codec.models.image.hvae.network import HvaeConfig, HvaeModel, parameter_count
 from codec.models.image.hvae.tables import SCALE_GRID, build_tables, scale_grid
 from codec.models.image.hyperprior.export import calibration_batch
+from codec.train.ema import load_ema
 
 
 def export_model(model: HvaeModel, calibration: torch.Tensor, model_id: str, info: dict) -> bytes:
@@ -28,10 +29,7 @@ def export_model(model: HvaeModel, calibration: torch.Tensor, model_id: str, inf
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, model_id: str, calibration_folders: list[str],
                       info: dict, *, exclude: tuple[str, ...] = ("kodak",)) -> None:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = HvaeModel(HvaeConfig.from_dict(state["model_config"]))
-    model.load_state_dict(state["ema"])
-    model.eval()
+    model, state = load_ema(checkpoint, lambda config: HvaeModel(HvaeConfig.from_dict(config)))
     images = calibration_batch(calibration_folders, exclude)
     info = dict(info, step=int(state["step"]), train_seconds=round(float(state.get("seconds", 0.0))))
     data = export_model(model, images, model_id, info)

@@ -20,6 +20,7 @@ from codec.models.image.vq.prior import IntegerPrior
 from codec.models.image.vq.softmax import LOGIT_FRACTION
 from codec.models.image.hyperprior.export import calibration_batch
 from codec.nn.integer import convert
+from codec.train.ema import load_ema
 
 
 @torch.no_grad()
@@ -58,10 +59,7 @@ def export_model(model: VqModel, calibration: torch.Tensor, model_id: str, info:
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, model_id: str, calibration_folders: list[str],
                       info: dict, *, exclude: tuple[str, ...] = ("kodak",)) -> None:
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = VqModel(VqConfig.from_dict(state["model_config"]))
-    model.load_state_dict(state["ema"])
-    model.eval()
+    model, state = load_ema(checkpoint, lambda config: VqModel(VqConfig.from_dict(config)))
     images = calibration_batch(calibration_folders, exclude)
     info = dict(info, step=int(state["step"]), train_seconds=round(float(state.get("seconds", 0.0))))
     data = export_model(model, images, model_id, info)

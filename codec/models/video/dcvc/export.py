@@ -18,6 +18,7 @@ from codec.models.video.dcvc.integer_path import ExactPath, record_inputs
 from codec.models.video.dcvc.model_file import model_bytes
 from codec.models.video.dcvc.network import VideoConfig, VideoModel, pack
 from codec.models.video.dcvc.schedule import frame_qp
+from codec.train.ema import load_ema
 
 SCALE_GRID = (0.11, 256.0, 64)    # min, max, count of the tables (y and z share them)
 CALIBRATION_CLIPS = 12
@@ -50,9 +51,7 @@ def bundle_bytes(model: VideoModel, model_id: str, luma: torch.Tensor, chroma: t
 
 def export_checkpoint(checkpoint: str | Path, out: str | Path, model_id: str, cfg, info: dict) -> None:
     """Write the weights file of a checkpoint's EMA weights, calibrated on fixed training clips."""
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    model = VideoModel(VideoConfig.from_dict(state["model_config"]))
-    model.load_state_dict(state["ema"])
+    model, state = load_ema(checkpoint, lambda config: VideoModel(VideoConfig.from_dict(config)))
     sampler = ClipSampler(cfg.videos, cfg.images, cfg.crop, exclude=tuple(cfg.exclude), synthetic=cfg.synthetic,
                           max_frames=60)
     g = torch.Generator()
