@@ -122,6 +122,14 @@ def test_target_rate_still_fits_with_refinement(photo):
     assert 8 * len(data) / (photo.shape[0] * photo.shape[1]) <= budget_bpp
 
 
+def test_target_rate_with_refinement_spends_what_it_saves(astronaut):
+    """Refinement makes the file smaller at the one-pass level; under a target rate that saving buys a
+    higher level instead of an undershoot, and the file still fits."""
+    target = 8 * len(codec.encode_image(astronaut, quality=2)) / (512 * 512)
+    medium = codec.encode_image(astronaut, bpp=target, preset="medium")
+    assert 0.9 * target < 8 * len(medium) / (512 * 512) <= target
+
+
 def test_unknown_preset_is_a_usage_error(photo):
     with pytest.raises(codec.errors.UsageError, match="preset"):
         codec.encode_image(photo, preset="turbo")

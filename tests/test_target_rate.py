@@ -7,7 +7,7 @@ import math
 import pytest
 
 from codec.models.base import Progress
-from codec.models.image.target_rate import LEVEL_STEPS, fit_rate
+from codec.models.image.target_rate import LEVEL_STEPS, fit_rate, spend_saving
 
 KODAK = (0.12, 0.17, 0.26, 0.40, 0.60, 0.85, 1.14, 1.48)
 PIXELS = 768 * 512
@@ -69,3 +69,30 @@ def test_the_model_curve_saves_probes_over_a_blind_start():
     _, with_curve = _search(size, budget)
     _, blind = _search(size, budget, prior=None)
     assert len(with_curve) <= len(blind)
+
+
+@pytest.mark.parametrize("saving", [0.05, 0.2, 0.35])
+def test_refinement_spends_its_saving_and_never_overshoots(saving):
+    """Refined files are ``saving`` smaller at low levels, less at high ones (as the z search's are):
+    the search refines again at higher levels and keeps the largest refined file that fits."""
+    plain = _image(1.0)
+    budget = plain(round(2.3 * LEVEL_STEPS))
+    level = 2.3
+
+    def refined_size(lv: float) -> int:
+        return int(plain(round(lv * LEVEL_STEPS)) * (1 - saving * (1 - lv / len(KODAK))))
+
+    calls: list[float] = []
+
+    def refine_at(lv: float) -> list[bytes]:
+        calls.append(lv)
+        return [lv]
+
+    chosen, segments = spend_saving(refine_at, lambda lv, seg: refined_size(lv), level, [level], budget,
+                                    len(KODAK), KODAK)
+    assert segments == [chosen] and len(calls) <= 2
+    assert refined_size(chosen) <= budget
+    if refined_size(level) < 0.97 * budget:
+        assert chosen > level and refined_size(chosen) > 0.9 * budget
+    else:
+        assert chosen == level and not calls

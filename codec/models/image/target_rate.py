@@ -53,6 +53,52 @@ def fit_rate(segments_at: Callable[[float], list[bytes]], size: Callable[[float,
                           _prior_slope(prior_bpp, lo if lo is not None else hi))
 
 
+def spend_saving(refine_at: Callable[[float], list[bytes]], size: Callable[[float, list[bytes]], int],
+                 level: float, segments: list[bytes], budget_bytes: float, levels: int,
+                 prior_bpp: tuple[float, ...] | None, *, attempts: int = 2, below: float = 0.97,
+                 aim: float = 0.99) -> tuple[float, list[bytes]]:
+    """For encode-time refinement under a target rate: the highest level whose refined file fits.
+
+    Refinement makes the file smaller at the level the one-pass search
+    chose (``segments``, which must fit), often by 10 % or more. While the
+    best refined file that fits is under ``below`` of the budget, the image
+    is refined again (at most ``attempts`` times, each a whole refinement) at
+    the level aimed at ``aim`` of the budget: along the model's Kodak slope
+    from one measured level, then on the secant of log size between the
+    levels that fit and do not. A refined file that does not fit is never
+    kept.
+    """
+    measured = {level: size(level, segments)}
+    best = (level, segments)
+    for _ in range(attempts):
+        lo = best[0]
+        over = [lv for lv, n in measured.items() if n > budget_bytes]
+        hi = min(over) if over else None
+        if measured[lo] >= below * budget_bytes:
+            break
+        if hi is None:
+            guess = level_for_size(lo, measured[lo], aim * budget_bytes, levels, prior_bpp)
+        else:
+            t = math.log(aim * budget_bytes / measured[lo]) / math.log(measured[hi] / measured[lo])
+            guess = min(math.floor((lo + t * (hi - lo)) * LEVEL_STEPS), round(hi * LEVEL_STEPS) - 1) / LEVEL_STEPS
+        if guess <= lo:
+            break
+        refined = refine_at(guess)
+        measured[guess] = size(guess, refined)
+        if measured[guess] <= budget_bytes:
+            best = (guess, refined)
+    return best
+
+
+def level_for_size(level: float, size: float, wanted: float, levels: int,
+                   prior_bpp: tuple[float, ...] | None) -> float:
+    """The level (in 1/256 steps, rounded down) at which a file of ``size`` bytes at ``level`` would
+    have ``wanted`` bytes, along the slope of the model's Kodak curve there: a guess, to be measured."""
+    step = round(level * LEVEL_STEPS)
+    moved = math.floor(step + math.log(wanted / size) / _prior_slope(prior_bpp, step))
+    return min((levels - 1) * LEVEL_STEPS, max(0, moved)) / LEVEL_STEPS
+
+
 def _predicted_step(prior_bpp: tuple[float, ...] | None, target_bpp: float, top: int) -> int:
     """Where the target lies on the model's Kodak curve (log-linear between levels, extended at the ends)."""
     if not prior_bpp:
