@@ -90,3 +90,15 @@ def test_eval_video_writes_bd_tables_on_psnr_yuv_csv_and_plots(dataset, tmp_path
     assert header == "codec,rate_point,items,bpp,psnr_yuv,psnr_y,psnr_rgb,ms_ssim_y"
     for stem in ("rd_psnr_yuv", "rd_psnr_y", "rd_psnr", "rd_ms_ssim_y"):
         assert (out / f"{stem}.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("tool,expected", [("vvencFFapp", [" --PicReordering=0 ", " -b "]),
+                                           ("vvencapp", [" PicReordering=0 GOPSize=8 InternalBitDepth=8 ", " -o "])])
+def test_vvc_low_delay_speaks_each_vvenc_application(tool, expected):
+    """vvencapp rejects vvencFFapp's options (it wants -o and takes the rest through --additional); the
+    codec builds each one's command line, so --vvc-encoder may name either."""
+    from codec.eval.codecs.vvc_ld import VvcLowDelay
+
+    arguments = f' {VvcLowDelay(tool).settings()["arguments"]} '
+    assert all(e in arguments for e in expected)
+    assert VvcLowDelay(tool).settings()["encoder"] == tool

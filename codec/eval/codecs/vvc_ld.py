@@ -1,10 +1,12 @@
-"""H.266/VVC low delay through an installed encoder: Fraunhofer ``vvencFFapp`` or VTM ``EncoderApp``.
+"""H.266/VVC low delay through an installed encoder: Fraunhofer ``vvencFFapp`` or ``vvencapp``, or VTM ``EncoderApp``.
 
-Neither ships on PyPI, so the encoder is found on PATH (or given with
+None ships on PyPI, so the encoder is found on PATH (or given with
 ``--vvc-encoder``) and the codec is reported unavailable when absent. VTM
 needs its low-delay configuration (``--vtm-config
-cfg/encoder_lowdelay_vtm.cfg``, random access would reorder frames);
-vvencFFapp is run with picture reordering off. Both read the clip's raw
+cfg/encoder_lowdelay_vtm.cfg``, random access would reorder frames); both
+vvenc applications are run with picture reordering off (``vvencapp``, the
+one the image evaluation also takes, through its ``--additional`` options)
+and no intra refresh after the first frame. Both read the clip's raw
 8-bit 4:2:0 planes, code one intra frame per clip at the clip's frame
 rate, and write a raw ``.266`` stream that FFmpeg's native VVC decoder
 reads back through PyAV.
@@ -25,6 +27,7 @@ from codec.eval.codecs.vvc import _tool_version
 from codec.media.video import Clip, VideoFrame
 
 VVENC_FULL = "vvencFFapp"
+VVENC_APP = "vvencapp"
 VTM = "EncoderApp"
 
 
@@ -42,11 +45,17 @@ class VvcLowDelay(Codec):
     def _executable(self) -> str | None:
         if self.tool:
             return shutil.which(self.tool)
-        return shutil.which(VVENC_FULL) or shutil.which(VTM)
+        return shutil.which(VVENC_FULL) or shutil.which(VVENC_APP) or shutil.which(VTM)
+
+    @property
+    def _encoder(self) -> str:
+        """Which of the three applications runs (they take different options)."""
+        name = Path(self._executable or self.tool or VVENC_FULL).name
+        return VTM if VTM in name else VVENC_APP if VVENC_APP in name else VVENC_FULL
 
     @property
     def _is_vtm(self) -> bool:
-        return VTM in Path(self._executable or self.tool or VVENC_FULL).name
+        return self._encoder == VTM
 
     @property
     def label(self) -> str:  # type: ignore[override]
@@ -65,7 +74,7 @@ class VvcLowDelay(Codec):
 
     def settings(self) -> dict:
         args = self._args(0, 0, 0, "1", "<rate point>", Path("in.yuv"), Path("out.266"))
-        return {"encoder": "VTM EncoderApp" if self._is_vtm else "vvencFFapp", "arguments": " ".join(args),
+        return {"encoder": "VTM EncoderApp" if self._is_vtm else self._encoder, "arguments": " ".join(args),
                 "config": Path(self.vtm_config).name if self.vtm_config else None}
 
     def colour(self) -> dict:
@@ -76,6 +85,10 @@ class VvcLowDelay(Codec):
             return ["-c", str(self.vtm_config), "-i", str(source), "-b", str(out), "-o", "", "-wdt", str(width),
                     "-hgt", str(height), "-fr", fps, "-f", str(frames), "-q", str(qp), "--IntraPeriod=-1",
                     "--InputBitDepth=8", "--InternalBitDepth=8", "--OutputBitDepth=8", "--InputChromaFormat=420"]
+        if self._encoder == VVENC_APP:
+            return ["-i", str(source), "-s", f"{width}x{height}", "-c", "yuv420", "--fps", fps, "-f", str(frames),
+                    "--preset", "medium", "--qp", str(qp), "-rt", "none",
+                    "--additional", "PicReordering=0 GOPSize=8 InternalBitDepth=8", "-o", str(out)]
         return ["-i", str(source), "-s", f"{width}x{height}", "--fps", fps, "-f", str(frames),
                 "--InputBitDepth=8", "--InternalBitDepth=8", "--preset=medium", f"--QP={qp}",
                 "--PicReordering=0", "--GOPSize=8", "--IntraPeriod=-1", "--DecodingRefreshType=idr",
