@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import torch
 
 
@@ -14,7 +17,8 @@ def update_ema(ema: torch.nn.Module, model: torch.nn.Module, step: int, max_deca
         e.lerp_(p, 1 - decay)
 
 
-def load_ema(checkpoint, build, *, config_key: str = "model_config") -> tuple[torch.nn.Module, dict]:
+def load_ema(checkpoint: str | Path, build: Callable[[dict], torch.nn.Module], *,
+             config_key: str = "model_config") -> tuple[torch.nn.Module, dict]:
     """The averaged weights of a training checkpoint, in a network built by ``build`` from the
     checkpoint's stored configuration (a dict), in eval mode; with the checkpoint's whole state.
 

@@ -1,4 +1,5 @@
-"""Primitives shared by the refinement phases: the relaxed rounding, the rate they minimise, the stop signal."""
+"""Primitives shared by the refinement phases: the relaxed rounding, the rate they minimise, the stop signal,
+the optimiser and where bfloat16 pays."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ def sga_round(r: torch.Tensor, tau: float, generator: torch.Generator) -> torch.
     noise = -torch.log(-torch.log(uniform.clamp_min(1e-10)))
     weights = torch.softmax(torch.stack([logit_down + noise[0], logit_up + noise[1]]), dim=0)
     return floor + weights[1]
+
+
+def fast_bfloat16(device: torch.device) -> bool:
+    """Whether bfloat16 products are fast here (GPUs, and CPUs with native bfloat16): the searches'
+    gradient steps then run in bfloat16; every cost that decides what is kept stays float32."""
+    return device.type != "cpu" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def annealed_temperature(step: int, steps: int, temperature: tuple[float, float]) -> float:

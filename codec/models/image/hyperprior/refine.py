@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from codec.models.base import Progress
-from codec.models.image.hyperprior.annealing import Adam, Stop, annealed_temperature, bin_bits, sga_round
+from codec.models.image.hyperprior.annealing import Adam, Stop, annealed_temperature, bin_bits, fast_bfloat16, sga_round
 from codec.models.image.hyperprior.coder import HyperpriorCoder, LatentSymbols
 from codec.models.image.hyperprior.integer_path import Y_FRACTION
 from codec.models.image.hyperprior.refine_hyper import HyperRefiner, table_scales
@@ -128,8 +128,9 @@ class Refiner:
             start = refined if kept else start
             self.progress.note(f"hyper-latent search: {'refined' if kept else 'one-pass'} z kept")
         target = start.latent().double() / (1 << Y_FRACTION)  # the decoded values aimed at
+        refines_y = self.budget.sga_steps > 0 or self.budget.greedy_passes > 0
         try:
-            for tile in ([] if stopped or not self.budget.sga_steps + self.budget.greedy_passes else tiles):
+            for tile in tiles if refines_y and not stopped else []:
                 target = self._tile(u, start, target, tile)
         except Stop:
             stopped = True
@@ -165,9 +166,7 @@ class Refiner:
         steps in the same time. Every cost that decides which symbols are
         kept is still measured in float32.
         """
-        if not self.budget.bf16_gradients:
-            return None
-        if device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        if not self.budget.bf16_gradients or not fast_bfloat16(device):
             return None
         return self.coder.module_on("g_s", device, torch.bfloat16).to(memory_format=torch.channels_last)
 

@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from codec.models.image.hyperprior.annealing import Adam, Stop, annealed_temperature, bin_bits, sga_round
+from codec.models.image.hyperprior.annealing import Adam, Stop, annealed_temperature, bin_bits, fast_bfloat16, sga_round
 from codec.models.image.hyperprior.coder import HyperpriorCoder, LatentSymbols
 from codec.models.image.hyperprior.integer_path import Y_FRACTION
 from codec.models.image.hyperprior.model_file import float_state_dict
@@ -36,7 +36,6 @@ from codec.models.image.hyperprior.network import HyperpriorImageModel
 from codec.nn.checkerboard import anchor_mask
 
 BAND_COLUMNS = 8192      # latent positions per band of the entropy-parameter products (memory only)
-SCALE_RANGE = (0.11, 256.0)  # the table scales' range: the exact path clamps to it by its thresholds
 
 
 class HyperRefiner:
@@ -64,7 +63,7 @@ class HyperRefiner:
         m = self.model.to(u.device)
         u = u.float()
         loc = m.z_loc.view(1, -1, 1, 1)
-        columns = _Columns(m, u, start)
+        columns = _Columns(m, u, start, table_scales(self.coder))
         with torch.no_grad():
             z = self.coder.module_on("h_a", u.device)(u) - loc
         z = z.requires_grad_(True)
@@ -73,7 +72,7 @@ class HyperRefiner:
             for step in range(self.steps):
                 tau = annealed_temperature(step, self.steps, self.temperature)
                 relaxed = sga_round(z, tau, self.generator)
-                with torch.autocast(u.device.type, dtype=torch.bfloat16, enabled=_fast_bfloat16(u.device)):
+                with torch.autocast(u.device.type, dtype=torch.bfloat16, enabled=fast_bfloat16(u.device)):
                     hyper = m.h_s(relaxed + loc).float()
                 z_bits = bin_bits(relaxed, torch.exp(m.z_log_scale).view(1, -1, 1, 1)).sum()
                 optimiser.zero_grad()
@@ -96,13 +95,13 @@ class HyperRefiner:
 class _Columns:
     """The entropy-parameter layers as matrix products over the latent positions of each colour."""
 
-    def __init__(self, m: HyperpriorImageModel, u: torch.Tensor, start: LatentSymbols):
+    def __init__(self, m: HyperpriorImageModel, u: torch.Tensor, start: LatentSymbols, grid: torch.Tensor):
         rows, cols = u.shape[2:]
         mask = anchor_mask(rows, cols, device=u.device)[0, 0].bool().flatten()
         self.where = (mask.nonzero().squeeze(1), (~mask).nonzero().squeeze(1))
         layers = [l for l in m.entropy_parameters if isinstance(l, torch.nn.Conv2d)]
         # bfloat16 products where the CPU has them (three times faster; the search only steers).
-        dtype = torch.bfloat16 if _fast_bfloat16(u.device) else torch.float32
+        dtype = torch.bfloat16 if fast_bfloat16(u.device) else torch.float32
         self.weights = [l.weight[:, :, 0, 0].to(dtype) for l in layers]
         self.biases = [l.bias.to(dtype) for l in layers]
         channels = m.h_s[-1].out_channels
@@ -116,6 +115,8 @@ class _Columns:
             bias = layers[0].bias[:, None]
             self.fixed = (bias.to(dtype), (bias + layers[0].weight[:, channels:, 0, 0] @ context).to(dtype))
         self.w0 = self.weights[0][:, :channels]
+        # The exact path's thresholds clamp every scale to the table grid's range.
+        self.scale_range = (float(grid[0]), float(grid[-1]))
 
     def backward(self, hyper: torch.Tensor, z_bits: torch.Tensor) -> None:
         """Accumulate the gradient of (bits of y + ``z_bits``) into the graph of ``hyper``."""
@@ -128,12 +129,8 @@ class _Columns:
                 x = torch.relu(self.weights[1] @ x + self.biases[1][:, None])
                 x = self.weights[2] @ x + self.biases[2][:, None]
                 scales, means = x.float().chunk(2, dim=0)
-                bin_bits(target[:, band] - means, scales.clamp(*SCALE_RANGE)).sum().backward()
+                bin_bits(target[:, band] - means, scales.clamp(*self.scale_range)).sum().backward()
         torch.autograd.backward([hyper, z_bits], [detached.grad.view_as(hyper), torch.ones_like(z_bits)])
-
-
-def _fast_bfloat16(device: torch.device) -> bool:
-    return device.type != "cpu" or torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def entropy_model(coder: HyperpriorCoder) -> HyperpriorImageModel:

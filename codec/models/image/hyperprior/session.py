@@ -23,6 +23,7 @@ from codec.models.image.hyperprior.family import KODAK_BPP, check_source, decode
 from codec.models.image.hyperprior.model_file import load_model_bytes
 from codec.models.image.target_rate import spend_saving
 
+
 class HyperpriorModel(CoderModel):
     check_source = staticmethod(check_source)
 
