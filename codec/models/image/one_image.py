@@ -11,7 +11,7 @@ from codec.container.source import SourceInfo
 from codec.errors import UsageError
 from codec.container.header import FileHeader
 from codec.models.base import DecodeOptions, DecoderSession, EncodeOptions, EncoderSession, Family, Model, ModelEntry
-from codec.models.image.target_rate import fit_rate
+from codec.models.image.target_rate import fit_rate, spend_saving
 
 
 class OneImageEncoder(EncoderSession):
@@ -48,6 +48,24 @@ class OneImageEncoder(EncoderSession):
         if item.shape[:2] != (self.source.height, self.source.width):
             raise UsageError(f"image is {item.shape[1]}x{item.shape[0]}, the file was opened for "
                              f"{self.source.width}x{self.source.height}")
+
+    def refined_within_budget(self, level: float, plain: list[bytes], refined: list[bytes],
+                              refine_at: Callable[[float], list[bytes]], params_at: Callable[[float], bytes],
+                              prior_bpp: tuple[float, ...] | None) -> tuple[float, list[bytes]]:
+        """The level and segments to send for a target rate, given the refined segments at the level
+        the one-pass search chose: those, or refined ones at a higher level that still fit
+        (:func:`~codec.models.image.target_rate.spend_saving`); the one-pass ones if the refined
+        ones do not fit (a target rate is a promise)."""
+        def size(lv: float, segments: list[bytes]) -> int:
+            return self.options.extra["file_size"](params_at(lv), None, segments)
+
+        if size(level, refined) > self.budget_bytes:
+            return level, plain
+        chosen, segments = spend_saving(refine_at, size, level, refined, self.budget_bytes,
+                                        self.model.coder.levels, prior_bpp)
+        if chosen != level:
+            self.options.progress.note(f"target {self.options.target} bpp: refined at level {chosen:.4f}")
+        return chosen, segments
 
     @property
     def budget_bytes(self) -> float:

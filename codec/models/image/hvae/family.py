@@ -20,7 +20,7 @@ LEVELS = 8            # -q 1..8
 PARAMS_VERSION = 1
 LEVEL_STEPS = 256     # the level is stored in 1/256 steps
 MAX_GROUPS = 64       # a data packet holds at most 64 segments (SPEC 4.2)
-PRESETS = ("fast",)   # no encode-time refinement yet (the hyperprior's --preset medium|slow has no twin here)
+PRESETS = ("fast", "medium", "slow")   # medium and slow search the latents at encode time (refine.py)
 # Kodak bits per pixel of each quality level, per revision (the model card's table): where a target-rate
 # search starts; the search measures the image's own sizes.
 KODAK_BPP: dict[int, tuple[float, ...]] = {}
@@ -83,6 +83,11 @@ class HvaeFamily(Family):
                    "efb4104f8e72a25957bdaa3d70218b170731e5139d6c9df36adf2742f6dd0289",
                    "r1 trained 9 k more CPU steps (14 k in all); +0.3 % BD-rate vs JPEG, +16.5 % vs the hyperprior (4 Kodak images)"),
     )
+
+    def preset_work(self, preset: str) -> str:
+        from codec.models.image.hvae.refine import BUDGETS
+
+        return repr(BUDGETS[preset]) if preset in BUDGETS else "one pass"
 
     def rate_control(self, entry: ModelEntry) -> RateControl:
         return RateControl(qualities=LEVELS, default_quality=4, continuous=True, target="bpp", presets=PRESETS)

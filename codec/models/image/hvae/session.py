@@ -51,11 +51,34 @@ class HvaeEncoder(OneImageEncoder):
         def segments_at(level: float) -> list[bytes]:
             return coder.compress(item, round(level * LEVEL_STEPS), threads=opts.threads, device=opts.device)
 
-        level, segments = self.level_and_segments(segments_at, lambda lv: encode_params(lv, groups), coder.levels,
-                                                  KODAK_BPP.get(self.model.entry.revision))
-        self._params = encode_params(level, groups)
+        def params_at(level: float) -> bytes:
+            return encode_params(level, groups)
+
+        prior = KODAK_BPP.get(self.model.entry.revision)
+        level, segments = self.level_and_segments(segments_at, params_at, coder.levels, prior)
+        if opts.preset != "fast":
+            refined = self._refine(item, level, segments)
+            if opts.target is None:
+                segments = refined
+            else:
+                level, segments = self.refined_within_budget(
+                    level, segments, refined, lambda lv: self._refine(item, lv, segments_at(lv)), params_at, prior)
+        self._params = params_at(level)
         opts.progress.finish()
         return [CodedPacket(tuple(segments))]
+
+
+    def _refine(self, item: np.ndarray, level: float, one_pass: list[bytes]) -> list[bytes]:
+        """The latents searched at ``level`` (:mod:`~codec.models.image.hvae.refine`), or ``one_pass``
+        where they do not lower the rate-distortion cost."""
+        from codec.models.image.hvae.refine import BUDGETS, HvaeRefiner
+
+        opts = self.options
+        refiner = HvaeRefiner(self.model.coder, item, round(level * LEVEL_STEPS), BUDGETS[opts.preset],
+                              threads=opts.threads, time_limit=opts.time_limit, progress=opts.progress)
+        result = refiner.run(one_pass)
+        opts.progress.note(result.note)
+        return result.segments
 
 
 class HvaeDecoder(DecoderSession):

@@ -21,7 +21,6 @@ from codec.models.image.one_image import CoderModel, OneImageEncoder
 from codec.models.image.hyperprior.coder import HyperpriorCoder
 from codec.models.image.hyperprior.family import KODAK_BPP, check_source, decode_params, encode_params
 from codec.models.image.hyperprior.model_file import load_model_bytes
-from codec.models.image.target_rate import spend_saving
 
 
 class HyperpriorModel(CoderModel):
@@ -60,28 +59,12 @@ class HyperpriorEncoder(OneImageEncoder):
             if opts.target is None:
                 segments = refined
             else:
-                level, segments = self._within_budget(item, y, level, segments, refined)
+                level, segments = self.refined_within_budget(
+                    level, segments, refined, lambda lv: self._refine(item, y, lv), encode_params,
+                    KODAK_BPP.get(self.model.entry.revision))
         self._params = encode_params(level)
         opts.progress.finish()
         return [CodedPacket(tuple(segments))]
-
-    def _within_budget(self, item: np.ndarray, y, level: float, plain: list[bytes],
-                       refined: list[bytes]) -> tuple[float, list[bytes]]:
-        """The level and segments to send for a target rate, given the refined segments at the level
-        the one-pass search chose: those, or refined ones at a higher level that still fit
-        (:func:`~codec.models.image.target_rate.spend_saving`); the one-pass ones if the refined
-        ones do not fit (a target rate is a promise)."""
-        def size(lv: float, segments: list[bytes]) -> int:
-            return self.options.extra["file_size"](encode_params(lv), None, segments)
-
-        if size(level, refined) > self.budget_bytes:
-            return level, plain
-        chosen, segments = spend_saving(lambda lv: self._refine(item, y, lv), size, level, refined,
-                                        self.budget_bytes, self.model.coder.levels,
-                                        KODAK_BPP.get(self.model.entry.revision))
-        if chosen != level:
-            self.options.progress.note(f"target {self.options.target} bpp: refined at level {chosen:.4f}")
-        return chosen, segments
 
     def _refine(self, item: np.ndarray, y, level: float) -> list[bytes]:
         from codec.models.image.hyperprior.refine import BUDGETS, Refiner
