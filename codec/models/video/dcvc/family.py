@@ -76,6 +76,9 @@ class DcvcFamily(Family):
         ModelEntry("dcvc-small", 1, "dcvc-small.r1.safetensors",
                    "218bd3a3fdd95a3bb961cbe1d2a1d9556ca2949926777dd2655c02036a8be21a",
                    "64-channel feature, 96-channel latent; CPU-trained"),
+        ModelEntry("dcvc-small", 2, "dcvc-small.r2.safetensors",
+                   "0a0cf33c4fa2395f1b8faed90db61cdbc664994c97c1cf57e708ee2c175323dc",
+                   "revision 1 trained 6,000 more CPU steps (3- then 5-frame rollouts)"),
     )
     encode_options = (
         Option(("--intra-period",), "intra_period",
