@@ -43,7 +43,8 @@ t.append(time.perf_counter())
 data = open(sys.argv[1], "rb").read()
 header = parse_container(data).header
 family, entry = entry_for_header(header)
-weights = family.weights_path(entry).read_bytes()
+from codec.models import weights_file
+weights = weights_file.read(family.weights_path(entry))
 assert hashlib.sha256(weights).hexdigest() == entry.digest
 t.append(time.perf_counter())
 model = family.load(entry, weights)

@@ -30,6 +30,7 @@ from typing import Any
 from codec.container.header import FileHeader
 from codec.container.source import MediaType
 from codec.errors import BadInputError, ModelMismatchError, UsageError
+from codec.models import weights_file
 from codec.models.base import Family, Model, ModelEntry
 
 MEDIA_PACKAGES = {MediaType.IMAGE: "codec.models.image", MediaType.VIDEO: "codec.models.video",
@@ -166,7 +167,7 @@ def load_model(family_name: str, full_id: str) -> Model:
     data = None
     if path is not None:
         try:
-            data = path.read_bytes()
+            data = weights_file.read(path)
         except FileNotFoundError:
             raise BadInputError(f"weights of model {entry.full_id} ({path.name}) are missing from this "
                                 f"installation") from None
@@ -236,12 +237,17 @@ class ModelInfo:
             "id": entry.full_id, "model": entry.id, "revision": entry.revision, "current": newest,
             "family": family.name, "media": media_name(family.media), "summary": entry.summary,
             "digest": entry.digest,
-            "weights": None if path is None else {"file": path.name,
-                                                  "bytes": path.stat().st_size if path.exists() else None},
+            "weights": None if path is None else _stored_weights(path),
             "rate_control": {"qualities": rc.qualities, "default_quality": rc.default_quality,
                              "continuous": rc.continuous, "target": rc.target, "presets": list(rc.presets)},
             "exact": family.exactness.value,
         }
+
+
+def _stored_weights(path: Path) -> dict[str, Any]:
+    found = weights_file.stored(path)
+    return {"file": path.name if found is None else found.name,
+            "bytes": None if found is None else found.stat().st_size}
 
 
 def installed_models() -> list[ModelInfo]:

@@ -155,9 +155,10 @@ def test_weights_file_outside_the_registry(tmp_path, photo, capsys):
     import json as _json
     import struct
 
+    from codec.models import weights_file
     from codec.models.image.hyperprior.family import WEIGHTS_DIR
 
-    data = (WEIGHTS_DIR / "hyperprior-vr-small.r1.safetensors").read_bytes()
+    data = weights_file.read(WEIGHTS_DIR / "hyperprior-vr-small.r1.safetensors")
     (length,) = struct.unpack_from("<Q", data)
     header = _json.loads(data[8:8 + length])
     header["__metadata__"]["info"] = _json.dumps({"note": "a new training run"})

@@ -30,13 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def decodability(header: FileHeader) -> dict[str, Any]:
     """Whether this installation decodes a file with this header: model present, digest known, parameters valid."""
+    from codec.models import weights_file
     from codec.zoo import entry_for_header
 
     try:
         family, entry = entry_for_header(header)
         params = family.check_params(header)
         path = family.weights_path(entry)
-        if path is not None and not path.exists():
+        if path is not None and weights_file.stored(path) is None:
             return {"ok": False, "reason": f"weights of {entry.full_id} are missing from this installation"}
     except CodecError as exc:
         return {"ok": False, "reason": str(exc)}
