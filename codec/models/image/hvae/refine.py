@@ -63,10 +63,9 @@ BUDGETS = {
 
 @dataclass
 class Refined:
-    """The segments to send and whether they are the refined ones (else the one-pass ones)."""
+    """The segments to send (the refined ones or the one-pass ones) and what happened, for ``-v``."""
 
     segments: list[bytes]
-    kept: bool
     note: str
 
 
@@ -87,7 +86,7 @@ class HvaeRefiner:
     def run(self, one_pass: list[bytes]) -> Refined:
         """The refined segments if they cost less than ``one_pass`` (the one-pass encode at this level)."""
         if self.height * self.width > MAX_PIXELS:
-            return Refined(one_pass, False, f"refinement skipped: over {MAX_PIXELS // 2 ** 20} MP, one pass used")
+            return Refined(one_pass, f"refinement skipped: over {MAX_PIXELS // 2 ** 20} MP, one pass used")
         x = pad_to_multiple(torch.from_numpy(np.array(self.rgb, dtype=np.uint8)).permute(2, 0, 1)[None]
                             .float().div_(255), self.net.PAD_MULTIPLE)
         latents, stopped = self._search(x)
@@ -96,7 +95,7 @@ class HvaeRefiner:
         kept = costs[0] < costs[1]
         note = (f"latent search{' (stopped by the time limit)' if stopped else ''}: RD cost "
                 f"{100 * (costs[0] / costs[1] - 1):+.1f} %, {'refined' if kept else 'one-pass'} latents kept")
-        return Refined(refined if kept else one_pass, kept, note)
+        return Refined(refined if kept else one_pass, note)
 
     # -- the relaxed search --------------------------------------------------------------------
     def _search(self, x: torch.Tensor) -> tuple[list[torch.Tensor], bool]:
@@ -140,7 +139,8 @@ class HvaeRefiner:
 
     def _posteriors(self, features: dict, height: int, width: int) -> list[torch.Tensor]:
         """Each group's posterior along the float top-down path (fed the rounded latents, as one-pass
-        coding does): where the search starts."""
+        coding does): where the search starts. They are held in units of the group's quantization steps,
+        so that one learning rate moves every channel by the same share of a bin."""
         net, out = self.net, []
         f = net.top(1, height, width)
         for g, group in enumerate(net.groups):
