@@ -51,10 +51,11 @@ class Budget:
     temperature: tuple[float, float] = (0.5, 0.05)
 
 
-# Sized on kodim05 (hvae-small@2, CPU time against the one-pass encode, which the cost checks add about
-# 2.3x to): a step costs about 0.7 encodes. 12 steps lowered the RD cost 1.1 % at -q 4 and 4.4 % at -q 2
-# (about 10x); 40 steps 3.3 % and 11.8 % (about 30x). Learning rates 0.005-0.05 and starting temperatures
-# 0.1-1.0 were tried: 0.01 and 0.5 did best.
+# Sized on kodim05 at -q 4 with hvae-small@2: 12 steps lowered the RD cost 1.1 % (4.4 % at -q 2), 40 steps
+# 3.3 % (11.8 % at -q 2). Learning rates 0.005-0.1 and starting temperatures 0.1-1.0 were tried: 0.01 and 0.5
+# did best. Cost, `python benchmarks/bench_refine.py --model hvae --quality 4` (hvae-small@3): medium 10.6x and
+# slow 27.6x the one-pass encode's CPU time with 2 threads, 16x and 45x with --threads 1 (the one-pass encode
+# uses the second thread better than the search does).
 BUDGETS = {
     "medium": Budget(steps=12),
     "slow": Budget(steps=40),
