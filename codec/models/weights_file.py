@@ -35,7 +35,7 @@ def read(path: Path) -> bytes:
     if found is None:
         raise FileNotFoundError(path)
     data = found.read_bytes()
-    return lzma.decompress(data) if found is not path else data
+    return data if found == path else lzma.decompress(data)
 
 
 def retire(path: Path) -> Path:

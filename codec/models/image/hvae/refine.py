@@ -105,6 +105,7 @@ class HvaeRefiner:
             features = net.encoder(x, level)
             latents = [v.requires_grad_(True) for v in self._posteriors(features, x.shape[2], x.shape[3])]
         optimisers = [Adam(v, self.budget.learning_rate) for v in latents]
+        steps = [net.steps(g, level) for g in range(len(net.groups))]  # the level's, fixed for the search
         fast = fast_bfloat16(x.device)
         target = x[:, :, :self.height, :self.width]
         pixels = self.height * self.width
@@ -120,7 +121,7 @@ class HvaeRefiner:
                         if group.entry is not None:
                             f = group.entry(f)
                         mean, log_scale = group.prior(f).float().chunk(2, dim=1)
-                        step_size, log_step = net.steps(g, level)
+                        step_size, log_step = steps[g]
                         relaxed = sga_round(latents[g] - mean / step_size, tau, self.generator)
                         scale = torch.exp(log_scale - log_step).clamp_min(SCALE_MIN)
                         bits = bits + bin_bits(relaxed, scale).sum()

@@ -67,7 +67,6 @@ class HvaeEncoder(OneImageEncoder):
         opts.progress.finish()
         return [CodedPacket(tuple(segments))]
 
-
     def _refine(self, item: np.ndarray, level: float, one_pass: list[bytes]) -> list[bytes]:
         """The latents searched at ``level`` (:mod:`~codec.models.image.hvae.refine`), or ``one_pass``
         where they do not lower the rate-distortion cost."""
