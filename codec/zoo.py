@@ -20,6 +20,7 @@ import functools
 import hashlib
 import importlib
 import json
+import lzma
 import os
 import pkgutil
 import struct
@@ -167,7 +168,7 @@ def load_model(family_name: str, full_id: str) -> Model:
     data = None
     if path is not None:
         try:
-            data = weights_file.read(path)
+            data = weights_file.read(path, entry.digest)
         except FileNotFoundError:
             raise BadInputError(f"weights of model {entry.full_id} ({path.name}) are missing from this "
                                 f"installation") from None
@@ -205,7 +206,10 @@ def load_weights_file(path: str | os.PathLike[str]) -> Model:
     The family is the one that reads the file's ``format``; the model keeps
     the file's own id and its digest, so files it writes decode only with it.
     """
-    data = Path(path).read_bytes()
+    try:
+        data = weights_file.read_file(path)
+    except lzma.LZMAError:
+        raise BadInputError(f"{path}: damaged xz-packed weights file") from None
     meta = weights_metadata(data)
     fmt = meta.get("format")
     family = next((f for f in families() if fmt in f.formats), None)
@@ -215,7 +219,7 @@ def load_weights_file(path: str | os.PathLike[str]) -> Model:
     released = next((e for e in family.models if e.digest == digest), None)
     if released is not None:  # an installed revision's weights under another name: the same model
         return load_model(family.name, released.full_id)
-    model_id = meta.get("model_id") or Path(path).stem
+    model_id = meta.get("model_id") or Path(path).name.partition(".")[0]
     entry = ModelEntry(model_id.partition("@")[0], int(meta.get("revision", 0)), None, digest,
                        summary=f"weights file {Path(path).name}")
     return family.load(entry, data)

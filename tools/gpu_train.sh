@@ -28,7 +28,7 @@ audio=${AUDIO:-../shared/data/audio}
 # the family's trainer starts from its config, as the hvae, dcvc and rvq trainers take only a
 # training checkpoint) | data. The overfitted family has nothing to train.
 table=(
-  "hyperprior|2|codec/train/configs/image-gpu.toml|codec/weights/hyperprior-vr-small.r2.safetensors|$images"
+  "hyperprior|2|codec/train/configs/image-gpu.toml|codec/weights/hyperprior-vr-small.r2.safetensors.xz|$images"
   "hvae|2|codec/models/image/hvae/configs/hvae-gpu.toml||$images"
   "dcvc|3|codec/models/video/dcvc/configs/video-gpu.toml||$video"
   "rvq|3|codec/models/audio/rvq/configs/audio-gpu.toml||$audio"

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from codec.models.image.hyperprior.network import HyperpriorConfig, HyperpriorImageModel
-from codec.models.image.hyperprior.model_file import float_state_dict, load_model_file
+from codec.models import weights_file
+from codec.models.image.hyperprior.model_file import float_state_dict, load_model_bytes
 from codec.train.burst_trainer import BurstTrainer, psnr
 from codec.train.crops import CropSampler
 from codec.train.grow import grow_state_dict
@@ -39,8 +40,8 @@ class ImageTrainer(BurstTrainer):
         file (its integer entropy path is dequantized), so the next run can
         continue from the weights in the package.
         """
-        if path.suffix == ".safetensors":
-            loaded = load_model_file(path)
+        if path.name.endswith((".safetensors", ".safetensors.xz")):
+            loaded = load_model_bytes(weights_file.read_file(path), str(path))
             old_config, weights = loaded.config, float_state_dict(loaded)
         else:
             state = torch.load(path, map_location="cpu", weights_only=False)
