@@ -101,3 +101,18 @@ def test_evaluation_sets_are_never_read(workspace):
     cfg = AudioTrainConfig.load(write_config(workspace, 1))
     music = Category("music", cfg.folders(cfg.categories[1]), 1.0, tuple(cfg.exclude), 24000, False)
     assert [s.name for s in music.signals] == ["music.wav"]
+
+
+def test_mel_loss_sees_quiet_high_bands():
+    """A -40 dBFS 6 kHz tone against silence: the default floor charges it, the old 1e-5 floor did not.
+
+    The mel filters have unit area, so quiet highs have band values far below 1e-5;
+    with that floor the first CPU stages learned to drop them (8 dB too quiet above 2 kHz).
+    """
+    from codec.models.audio.rvq.losses import MultiScaleMelLoss
+
+    t = torch.arange(24000) / 24000
+    quiet_high = (0.01 * torch.sin(2 * torch.pi * 6000 * t))[None]
+    silence = torch.zeros_like(quiet_high)
+    seen, clamped = MultiScaleMelLoss(24000)(silence, quiet_high), MultiScaleMelLoss(24000, floor=1e-5)(silence, quiet_high)
+    assert seen > 0.5 and clamped < 0.15
