@@ -196,3 +196,11 @@ def test_every_family_fingerprints_on_a_named_device(module):
     assert models
     for cls in models:
         assert "device" in inspect.signature(cls.exact_fingerprint).parameters, cls.__qualname__
+
+
+def test_a_target_below_the_smallest_file_says_so(photo, tmp_path, capsys):
+    """--bpp promises at most that rate; where even the lowest level is larger, the user is told."""
+    code, _, err = cli(capsys, "encode", photo, "-o", tmp_path / "p.nmc", "--bpp", "0.001")
+    assert code == 0 and "cannot go as low as 0.001 bpp" in err
+    code, _, err = cli(capsys, "encode", photo, "-o", tmp_path / "q.nmc", "--bpp", "4")
+    assert code == 0 and "cannot go as low" not in err

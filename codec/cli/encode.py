@@ -87,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
     rate_text = ", ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in rate.items())
     log.info("%s -> %s: %s, %d bytes, %s (%.2fs)", args.input, output, writer.model.entry.full_id, size,
              rate_text, time.monotonic() - start)
+    reached = rate.get("bits_per_pixel")
+    if args.bpp is not None and reached is not None and reached > args.bpp:
+        log.warning("%s: %s cannot go as low as %g bpp on this image; wrote its smallest file, %.4g bpp",
+                    args.input, writer.model.entry.full_id, args.bpp, reached)
     return exitcodes.OK
 
 
