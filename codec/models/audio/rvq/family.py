@@ -83,6 +83,9 @@ class RvqAudioFamily(Family):
         ModelEntry("rvq-audio-small", 1, "rvq-audio-small.r1.safetensors",
                    "35becfeefadf18c6d088cc057bf05832a7a380bbd7e9b4a833c7ce8cb4465f0e",
                    "2.5 M parameters, 24 kHz core, 1.5-24 kbit/s, mono to 8 channels; CPU-trained"),
+        ModelEntry("rvq-audio-small", 2, "rvq-audio-small.r2.safetensors",
+                   "341f917d67ec7ae1c193505ec64c6ee573d46c5cbd8733c4aeed911f312479b3",
+                   "r1 trained 10.9 k more CPU steps, the last 6 k with a mel loss that sees quiet highs"),
     )
 
     def rate_control(self, entry: ModelEntry) -> RateControl:
