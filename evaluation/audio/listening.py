@@ -23,8 +23,9 @@ from codec.eval.audio_metrics import mel_distance
 from codec.eval.codecs.opus import OpusCodec
 from codec.eval.media.audio import load
 
-SPEECH = "/work/shared/data/audio/speech/pocketsphinx_testdata/sense_and_sensibility_01_austen_64kb-0930.wav"
-MUSIC = "/work/shared/data/audio/music/sisec2011_mixes/dev1__bearlin-roads__snip_85_99__mix.wav"
+SHARED_AUDIO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "audio"  # beside the checkout
+SPEECH = str(SHARED_AUDIO / "speech/pocketsphinx_testdata/sense_and_sensibility_01_austen_64kb-0930.wav")
+MUSIC = str(SHARED_AUDIO / "music/sisec2011_mixes/dev1__bearlin-roads__snip_85_99__mix.wav")
 
 
 def sanity(clip, samples: np.ndarray) -> str:

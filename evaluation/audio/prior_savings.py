@@ -1,7 +1,7 @@
 """How many bits the learned prior saves over fixed-length codes, on the evaluation audio.
 
-    python evaluation/audio/prior_savings.py /work/shared/data/audio/speech/pocketsphinx_testdata \
-        /work/shared/data/audio/music/madmom [--model rvq-audio-small] [--qualities 1,4,6,8]
+    python evaluation/audio/prior_savings.py ../shared/data/audio/speech/pocketsphinx_testdata \
+        ../shared/data/audio/music/madmom [--model rvq-audio-small] [--qualities 1,4,6,8]
 
 Each file is coded at each quality; for every packet we count the symbols
 (RVQ indices), what fixed-length codes would take (log2 of the codebook size
