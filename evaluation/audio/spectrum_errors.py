@@ -11,6 +11,10 @@ this says why. For each file, coded and decoded at one level, it prints:
   below 4 kHz: the error in the source's quietest quarter of bins (the
   valleys between harmonics; positive = filled in) and in its loudest tenth
   (the peaks);
+- tonal lines: how far the long-term spectrum (4096-point frames) stands
+  above its local median at the multiples of ``--comb`` Hz (300 Hz is the
+  sample rate of the rvq decoder's first upsampling stage, 75 frames/s x 4),
+  for the source and the decoded file;
 - ViSQOL of the decoded file, and of two hybrids made from 512-point STFTs:
   the source's magnitudes with the decoded phases, and the decoded magnitudes
   with the source's phases. The lower hybrid names what ViSQOL penalises.
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.ndimage import median_filter
 from scipy.signal import istft, stft
 
 import codec
@@ -61,6 +66,15 @@ def harmonic_errors(x: np.ndarray, y: np.ndarray, rate: int) -> tuple[float, flo
     return float(np.mean(valleys)), float(np.mean(peaks))
 
 
+def comb_lines(x: np.ndarray, rate: int, base: float, n: int = 4096) -> float:
+    """Mean height (dB) of the long-term spectrum above its 31-bin running median at multiples of ``base``."""
+    frames = [np.abs(np.fft.rfft(x[i:i + n] * np.hanning(n))) ** 2 for i in range(0, len(x) - n, n // 4)]
+    power = 10 * np.log10(np.mean(frames, axis=0) + 1e-12)
+    above = power - median_filter(power, 31)
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    return float(np.mean([above[np.argmin(np.abs(freqs - f))] for f in np.arange(base, rate / 2, base)]))
+
+
 def hybrids(x: np.ndarray, y: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
     """(source magnitudes with decoded phases, decoded magnitudes with source phases)."""
     _, _, sx = stft(x, rate, nperseg=FFT)
@@ -75,12 +89,14 @@ def main() -> None:
     parser.add_argument("folder", type=Path, help="mono speech files (16 kHz for ViSQOL's speech mode)")
     parser.add_argument("--model", default=None, help="model id (default: the current audio model)")
     parser.add_argument("--quality", type=float, default=4)
+    parser.add_argument("--comb", type=float, default=300.0, help="base frequency (Hz) of the tonal lines to measure")
     args = parser.parse_args()
     files = sorted(p for p in args.folder.iterdir() if p.suffix.lower() in (".wav", ".flac"))
     print(f"model {args.model or 'default'}, -q {args.quality:g}\n")
     print("| file | band error dB: " + ", ".join(f"{lo / 1000:g}-{hi / 1000:g} kHz" for lo, hi in BANDS)
-          + " | valleys dB | peaks dB | ViSQOL | source magnitude + decoded phase | decoded magnitude + source phase |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+          + f" | valleys dB | peaks dB | {args.comb:g} Hz lines dB: source, decoded | ViSQOL"
+          + " | source magnitude + decoded phase | decoded magnitude + source phase |")
+    print("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |")
     for path in files:
         x, rate = sf.read(path, dtype="float64", always_2d=True)
         x = x[:, 0]
@@ -89,7 +105,8 @@ def main() -> None:
         bands = band_errors(x, y, rate)
         valley, peak = harmonic_errors(x, y, rate)
         a, b = hybrids(x, y, rate)
-        print(f"| {path.name} | {', '.join(f'{v:+.1f}' for v in bands)} | {valley:+.1f} | {peak:+.1f} | "
+        lines = f"{comb_lines(x, rate, args.comb):+.1f}, {comb_lines(y, rate, args.comb):+.1f}"
+        print(f"| {path.name} | {', '.join(f'{v:+.1f}' for v in bands)} | {valley:+.1f} | {peak:+.1f} | {lines} | "
               f"{visqol(x, y, rate):.2f} | {visqol(x, a, rate):.2f} | {visqol(x, b, rate):.2f} |", flush=True)
 
 
