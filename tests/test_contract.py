@@ -177,8 +177,16 @@ def test_weights_file_outside_the_registry(tmp_path, photo, capsys):
     # the released weights under another name are the released model
     assert cli(capsys, "encode", photo, "-o", out, "-y", "--weights", released)[0] == 0
     assert "hyperprior-vr-small@1" in cli(capsys, "info", out)[1]
+    # packed as the package ships weights: the same model; a damaged pack is refused in one line
+    import lzma
 
-
+    packed, broken = tmp_path / "copy.safetensors.xz", tmp_path / "broken.safetensors.xz"
+    packed.write_bytes(lzma.compress(data))
+    broken.write_bytes(b"not xz data")
+    assert cli(capsys, "encode", photo, "-o", out, "-y", "--weights", packed)[0] == 0
+    assert "hyperprior-vr-small@1" in cli(capsys, "info", out)[1]
+    code, _, err = cli(capsys, "encode", photo, "-o", out, "-y", "--weights", broken)
+    assert code != 0 and "damaged xz-packed weights file" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("module", ["codec.models.image.hyperprior.session", "codec.models.image.overfit.session",
