@@ -219,7 +219,7 @@ def load_weights_file(path: str | os.PathLike[str]) -> Model:
     released = next((e for e in family.models if e.digest == digest), None)
     if released is not None:  # an installed revision's weights under another name: the same model
         return load_model(family.name, released.full_id)
-    model_id = meta.get("model_id") or Path(path).name.partition(".")[0]
+    model_id = meta.get("model_id") or Path(Path(path).name.removesuffix(weights_file.SUFFIX)).stem
     entry = ModelEntry(model_id.partition("@")[0], int(meta.get("revision", 0)), None, digest,
                        summary=f"weights file {Path(path).name}")
     return family.load(entry, data)
