@@ -57,7 +57,8 @@ for _ in range(2):
 print(json.dumps([b - a for a, b in zip(t, t[1:])]))
 """
 STAGE_NAMES = ("import codec.cli.main", "import torch", "import the model's code (coder, integer path)",
-               "read (unpacked copy in the cache) and SHA-256 the weights", "build the model from the weights (safetensors, conversions)",
+               "read (unpacked copy in the cache) and SHA-256 the weights",
+               "build the model from the weights (safetensors, conversions)",
                "first decode (includes one-time set-up)", "second decode")
 
 
