@@ -37,9 +37,14 @@ BANDS = ((0, 500), (500, 1000), (1000, 2000), (2000, 4000), (4000, 8000))
 FFT = 512
 
 
-def band_errors(x: np.ndarray, y: np.ndarray, rate: int) -> np.ndarray:
+def spectra(x: np.ndarray, y: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The frequencies and the FFT-point STFTs of the source and the decoded file, shared by every measure."""
     freqs, _, sx = stft(x, rate, nperseg=FFT)
     _, _, sy = stft(y, rate, nperseg=FFT)
+    return freqs, sx, sy
+
+
+def band_errors(freqs: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
     px, py = np.abs(sx) ** 2, np.abs(sy) ** 2
     frame_db = 10 * np.log10(px.sum(0) + 1e-12)
     loud = frame_db > frame_db.max() - 30
@@ -52,9 +57,7 @@ def band_errors(x: np.ndarray, y: np.ndarray, rate: int) -> np.ndarray:
     return np.array(out)
 
 
-def harmonic_errors(x: np.ndarray, y: np.ndarray, rate: int) -> tuple[float, float]:
-    freqs, _, sx = stft(x, rate, nperseg=FFT)
-    _, _, sy = stft(y, rate, nperseg=FFT)
+def harmonic_errors(freqs: np.ndarray, sx: np.ndarray, sy: np.ndarray) -> tuple[float, float]:
     dx, dy = (10 * np.log10(np.abs(s) ** 2 + 1e-12) for s in (sx, sy))
     frame_db = dx.max(0)
     low = freqs < 4000
@@ -75,12 +78,10 @@ def comb_lines(x: np.ndarray, rate: int, base: float, n: int = 4096) -> float:
     return float(np.mean([above[np.argmin(np.abs(freqs - f))] for f in np.arange(base, rate / 2, base)]))
 
 
-def hybrids(x: np.ndarray, y: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray]:
+def hybrids(sx: np.ndarray, sy: np.ndarray, rate: int, length: int) -> tuple[np.ndarray, np.ndarray]:
     """(source magnitudes with decoded phases, decoded magnitudes with source phases)."""
-    _, _, sx = stft(x, rate, nperseg=FFT)
-    _, _, sy = stft(y, rate, nperseg=FFT)
-    a = istft(np.abs(sx) * np.exp(1j * np.angle(sy)), rate, nperseg=FFT)[1][: len(x)]
-    b = istft(np.abs(sy) * np.exp(1j * np.angle(sx)), rate, nperseg=FFT)[1][: len(x)]
+    a = istft(np.abs(sx) * np.exp(1j * np.angle(sy)), rate, nperseg=FFT)[1][:length]
+    b = istft(np.abs(sy) * np.exp(1j * np.angle(sx)), rate, nperseg=FFT)[1][:length]
     return a, b
 
 
@@ -102,9 +103,10 @@ def main() -> None:
         x = x[:, 0]
         data = codec.encode(str(path), None, media="audio", model=args.model, quality=args.quality)
         y = np.concatenate(codec.decode(data))[: len(x), 0].astype(np.float64)
-        bands = band_errors(x, y, rate)
-        valley, peak = harmonic_errors(x, y, rate)
-        a, b = hybrids(x, y, rate)
+        freqs, sx, sy = spectra(x, y, rate)
+        bands = band_errors(freqs, sx, sy)
+        valley, peak = harmonic_errors(freqs, sx, sy)
+        a, b = hybrids(sx, sy, rate, len(x))
         lines = f"{comb_lines(x, rate, args.comb):+.1f}, {comb_lines(y, rate, args.comb):+.1f}"
         print(f"| {path.name} | {', '.join(f'{v:+.1f}' for v in bands)} | {valley:+.1f} | {peak:+.1f} | {lines} | "
               f"{visqol(x, y, rate):.2f} | {visqol(x, a, rate):.2f} | {visqol(x, b, rate):.2f} |", flush=True)
